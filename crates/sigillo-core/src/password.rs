@@ -30,7 +30,11 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { kind: PolicyKind::Numeric, min_length: 8, max_length: 32 }
+        Self {
+            kind: PolicyKind::Numeric,
+            min_length: 8,
+            max_length: 32,
+        }
     }
 }
 
@@ -67,10 +71,33 @@ impl PasswordError {
 /// A few of the most used passwords of public breach corpora; NIST asks for a blocklist,
 /// the length and pattern rules catch the rest.
 const COMMON: &[&str] = &[
-    "password", "password1", "passw0rd", "qwertyuiop", "iloveyou", "sunshine", "princess",
-    "football", "baseball", "welcome1", "trustno1", "superman", "starwars", "whatever",
-    "dragon123", "monkey123", "letmein1", "abc12345", "qwerty123", "1q2w3e4r", "zaq12wsx",
-    "password123", "forzainter", "forzamilan", "forzajuve", "juventus", "ciaociao",
+    "password",
+    "password1",
+    "passw0rd",
+    "qwertyuiop",
+    "iloveyou",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "welcome1",
+    "trustno1",
+    "superman",
+    "starwars",
+    "whatever",
+    "dragon123",
+    "monkey123",
+    "letmein1",
+    "abc12345",
+    "qwerty123",
+    "1q2w3e4r",
+    "zaq12wsx",
+    "password123",
+    "forzainter",
+    "forzamilan",
+    "forzajuve",
+    "juventus",
+    "ciaociao",
 ];
 
 impl PasswordPolicy {
@@ -93,7 +120,10 @@ impl PasswordPolicy {
         if COMMON.contains(&lower.as_str()) {
             return Err(PasswordError::Common);
         }
-        if identity.iter().any(|id| id.chars().count() >= 3 && lower.contains(&id.to_lowercase())) {
+        if identity
+            .iter()
+            .any(|id| id.chars().count() >= 3 && lower.contains(&id.to_lowercase()))
+        {
             return Err(PasswordError::ContainsIdentity);
         }
         Ok(())
@@ -146,7 +176,11 @@ pub struct HashParams {
 
 impl Default for HashParams {
     fn default() -> Self {
-        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -158,7 +192,11 @@ impl HashParams {
     fn argon2(&self) -> Result<argon2::Argon2<'static>, HashError> {
         let params = argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None)
             .map_err(|e| HashError(e.to_string()))?;
-        Ok(argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params))
+        Ok(argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            params,
+        ))
     }
 
     /// Hashes a secret into a PHC string (`$argon2id$v=19$m=…`) with a fresh 16-byte salt.
@@ -176,7 +214,9 @@ impl HashParams {
 /// (the `password-hash` crate compares outputs with `subtle`).
 pub fn verify(phc: &str, secret: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2::Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => argon2::Argon2::default()
+            .verify_password(secret.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -195,28 +235,60 @@ mod tests {
         let p = numeric();
         assert_eq!(p.check("5830164", &[]), Err(PasswordError::TooShort));
         assert_eq!(p.check("5830164a", &[]), Err(PasswordError::NotNumeric));
-        for trivial in ["11111111", "12345678", "87654321", "90123456", "12121212", "123123123", "10987654"] {
-            assert_eq!(p.check(trivial, &[]), Err(PasswordError::Trivial), "{trivial}");
+        for trivial in [
+            "11111111",
+            "12345678",
+            "87654321",
+            "90123456",
+            "12121212",
+            "123123123",
+            "10987654",
+        ] {
+            assert_eq!(
+                p.check(trivial, &[]),
+                Err(PasswordError::Trivial),
+                "{trivial}"
+            );
         }
-        assert_eq!(p.check("4815162342", &["48151623"]), Err(PasswordError::ContainsIdentity));
+        assert_eq!(
+            p.check("4815162342", &["48151623"]),
+            Err(PasswordError::ContainsIdentity)
+        );
         assert!(p.check("58301649", &["12345670"]).is_ok());
-        assert_eq!(p.check(&"58301649".repeat(5), &[]), Err(PasswordError::TooLong));
+        assert_eq!(
+            p.check(&"58301649".repeat(5), &[]),
+            Err(PasswordError::TooLong)
+        );
     }
 
     #[test]
     fn nist_policy_allows_passphrases_but_not_common_ones() {
-        let p = PasswordPolicy { kind: PolicyKind::Nist, min_length: 8, max_length: 64 };
+        let p = PasswordPolicy {
+            kind: PolicyKind::Nist,
+            min_length: 8,
+            max_length: 64,
+        };
         assert!(p.check("correct horse battery staple", &[]).is_ok());
         assert_eq!(p.check("Password1", &[]), Err(PasswordError::Common));
         assert_eq!(p.check("abcdefgh", &[]), Err(PasswordError::Trivial));
-        assert_eq!(p.check("mario.rossi-2024", &["mario.rossi"]), Err(PasswordError::ContainsIdentity));
+        assert_eq!(
+            p.check("mario.rossi-2024", &["mario.rossi"]),
+            Err(PasswordError::ContainsIdentity)
+        );
         assert_eq!(p.check(&"x".repeat(65), &[]), Err(PasswordError::TooLong));
     }
 
     #[test]
     fn initial_passwords_pass_their_policy() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        for policy in [numeric(), PasswordPolicy { kind: PolicyKind::Nist, min_length: 12, max_length: 64 }] {
+        for policy in [
+            numeric(),
+            PasswordPolicy {
+                kind: PolicyKind::Nist,
+                min_length: 12,
+                max_length: 64,
+            },
+        ] {
             for _ in 0..200 {
                 let pw = policy.generate_initial(&mut rng);
                 assert!(policy.check(&pw, &[]).is_ok(), "{pw}");
@@ -228,7 +300,11 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_salted_and_verify() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-        let params = HashParams { memory_kib: 64, iterations: 1, parallelism: 1 };
+        let params = HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
         let a = params.hash("58301649", &mut rng).unwrap();
         let b = params.hash("58301649", &mut rng).unwrap();
         assert!(a.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));

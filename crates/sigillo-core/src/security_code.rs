@@ -55,7 +55,10 @@ mod tests {
             assert!(!code.contains(['0', 'O', '1', 'I', 'L']));
             let printed = format_grouped(&code);
             assert_eq!(printed.len(), 23);
-            assert_eq!(normalize(&printed.to_lowercase()).as_deref(), Some(code.as_str()));
+            assert_eq!(
+                normalize(&printed.to_lowercase()).as_deref(),
+                Some(code.as_str())
+            );
         }
         assert_eq!(normalize("too-short"), None);
         assert_eq!(normalize("0000000000OOOOOOOOOO"), None);

@@ -1,1 +1,144 @@
-//! placeholder
+//! sigillo's persistence: one [`Store`] on SQLite or PostgreSQL, picked from the URL.
+//!
+//! The SQL is portable (`$1` placeholders, integers, text and blobs only) and runs through
+//! sqlx's `Any` driver, so no database type parameter leaks into the server. One-time-use
+//! rules and attempt counters are conditional `UPDATE … RETURNING` statements: a replay
+//! or a race ends in a clean "no row" answer, not in luck (P2, P8).
+//!
+//! Repository functions take a `&mut Conn`, so the service layer can run several of them,
+//! an audit record and an outbox message in one transaction ([`Store::begin`]).
+//!
+//! # Layout
+//! - [`error`]: `StoreError`.
+//! - [`repo`]: one module per aggregate (users, attempts, flows, sessions, email
+//!   verifications, outbox, audit).
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod repo;
+#[cfg(feature = "testing")]
+#[expect(
+    clippy::expect_used,
+    reason = "test support: a failed setup should stop the test loudly"
+)]
+pub mod testing;
+
+pub use error::StoreError;
+pub use sqlx::AnyConnection as Conn;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Connection, Executor};
+use std::time::Duration;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+}
+
+/// The database, shared by every request of a node (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `sqlite:PATH` (created if missing, WAL mode, 5 s busy timeout) or
+    /// `postgres://…`. Does not migrate: call [`Store::migrate`].
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        if backend == Backend::Sqlite {
+            // WAL is a property of the file: set it once, on a connection of its own,
+            // since changing it needs a lock that the busy timeout does not wait for.
+            let mut conn = sqlx::AnyConnection::connect(&url).await?;
+            conn.execute("PRAGMA journal_mode = WAL").await?;
+            conn.close().await?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the migrations of this backend's tree.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A connection from the pool, for reads and single-statement writes.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so a transaction that reads before it writes never fails to upgrade its lock.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Whether the database answers (for `/healthz`).
+    pub async fn ping(&self) -> Result<()> {
+        self.pool.acquire().await?.ping().await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A fresh UUIDv7 (time-ordered, so indexes stay compact) as text.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

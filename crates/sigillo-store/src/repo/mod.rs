@@ -1,0 +1,15 @@
+//! One module per aggregate. Every function takes a `&mut Conn` (a pooled connection
+//! or an open transaction) and speaks portable SQL.
+
+pub mod attempts;
+pub mod audit;
+pub mod email_verifications;
+pub mod flows;
+pub mod outbox;
+pub mod sessions;
+pub mod users;
+
+/// Booleans are stored as 0/1 integers in both databases.
+pub(crate) fn flag(b: bool) -> i64 {
+    i64::from(b)
+}

@@ -1,0 +1,269 @@
+//! Users: the web banking identities and their credentials' hashes.
+
+use super::flag;
+use crate::{Conn, Result, StoreError};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserStatus {
+    Active,
+    /// Logged in with an envelope's initial password: may only set a new one.
+    MustChangePassword,
+    /// Too many failures: the customer unlocks with the security code.
+    Locked,
+    /// Blocked by the bank: only an operator can lift it.
+    Blocked,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::MustChangePassword => "must_change_password",
+            Self::Locked => "locked",
+            Self::Blocked => "blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "active" => Self::Active,
+            "must_change_password" => Self::MustChangePassword,
+            "locked" => Self::Locked,
+            "blocked" => Self::Blocked,
+            other => return Err(StoreError::Corrupt(format!("user status {other:?}"))),
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub user_code: String,
+    pub alias: Option<String>,
+    pub password_hash: String,
+    pub security_code_hash: String,
+    pub phone: String,
+    pub phone_certified: bool,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub status: UserStatus,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub user_code: &'a str,
+    pub password_hash: &'a str,
+    pub security_code_hash: &'a str,
+    pub phone: &'a str,
+    pub email: Option<&'a str>,
+    pub status: UserStatus,
+}
+
+const COLUMNS: &str = "id, user_code, alias, password_hash, security_code_hash, phone, phone_certified, \
+                       email, email_verified, status, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        user_code: row.try_get("user_code")?,
+        alias: row.try_get("alias")?,
+        password_hash: row.try_get("password_hash")?,
+        security_code_hash: row.try_get("security_code_hash")?,
+        phone: row.try_get("phone")?,
+        phone_certified: row.try_get::<i64, _>("phone_certified")? != 0,
+        email: row.try_get("email")?,
+        email_verified: row.try_get::<i64, _>("email_verified")? != 0,
+        status: UserStatus::parse(&row.try_get::<String, _>("status")?)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Inserts a user. A taken user code gives `Conflict("user_code")`: the caller draws another.
+pub async fn insert(conn: &mut Conn, u: &NewUser<'_>, now: i64) -> Result<User> {
+    let id = crate::new_id();
+    sqlx::query(
+        "INSERT INTO users (id, user_code, password_hash, security_code_hash, phone, email, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(u.user_code)
+    .bind(u.password_hash)
+    .bind(u.security_code_hash)
+    .bind(u.phone)
+    .bind(u.email)
+    .bind(u.status.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::unique(e, "user_code"))?;
+    by_id(conn, &id).await?.ok_or(StoreError::NotFound)
+}
+
+pub async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<User>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn by_user_code(conn: &mut Conn, user_code: &str) -> Result<Option<User>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE user_code = $1"))
+        .bind(user_code)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Looks a user up by user code or by alias (case-insensitive), as the login form does.
+pub async fn by_username(conn: &mut Conn, username: &str) -> Result<Option<User>> {
+    let username = username.trim();
+    if sigillo_core::identity::looks_like_user_code(username) {
+        return by_user_code(conn, username).await;
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM users WHERE alias_norm = $1"
+    ))
+    .bind(username.to_ascii_lowercase())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+fn expect_one(result: sqlx::any::AnyQueryResult) -> Result<()> {
+    if result.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
+pub async fn set_password(
+    conn: &mut Conn,
+    id: &str,
+    hash: &str,
+    status: UserStatus,
+    now: i64,
+) -> Result<()> {
+    let r = sqlx::query(
+        "UPDATE users SET password_hash = $2, status = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(hash)
+    .bind(status.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    expect_one(r)
+}
+
+pub async fn set_security_code(conn: &mut Conn, id: &str, hash: &str, now: i64) -> Result<()> {
+    let r = sqlx::query("UPDATE users SET security_code_hash = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    expect_one(r)
+}
+
+pub async fn set_status(conn: &mut Conn, id: &str, status: UserStatus, now: i64) -> Result<()> {
+    let r = sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(status.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    expect_one(r)
+}
+
+/// Sets or clears the alias. `alias_norm` is the lowercase form uniqueness is checked on.
+pub async fn set_alias(
+    conn: &mut Conn,
+    id: &str,
+    alias: Option<(&str, &str)>,
+    now: i64,
+) -> Result<()> {
+    let r =
+        sqlx::query("UPDATE users SET alias = $2, alias_norm = $3, updated_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(alias.map(|a| a.0))
+            .bind(alias.map(|a| a.1))
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| StoreError::unique(e, "alias"))?;
+    expect_one(r)
+}
+
+pub async fn set_phone(
+    conn: &mut Conn,
+    id: &str,
+    phone: &str,
+    certified: bool,
+    now: i64,
+) -> Result<()> {
+    let r = sqlx::query(
+        "UPDATE users SET phone = $2, phone_certified = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(phone)
+    .bind(flag(certified))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    expect_one(r)
+}
+
+/// Marks the phone certified, unless it changed meanwhile.
+pub async fn certify_phone(conn: &mut Conn, id: &str, phone: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE users SET phone_certified = 1, updated_at = $3 WHERE id = $1 AND phone = $2 AND phone_certified = 0")
+        .bind(id)
+        .bind(phone)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn set_email(
+    conn: &mut Conn,
+    id: &str,
+    email: &str,
+    verified: bool,
+    now: i64,
+) -> Result<()> {
+    let r = sqlx::query(
+        "UPDATE users SET email = $2, email_verified = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(flag(verified))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    expect_one(r)
+}
+
+/// Marks `email` verified if it is still the user's address.
+pub async fn verify_email(conn: &mut Conn, id: &str, email: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE users SET email_verified = 1, updated_at = $3 WHERE id = $1 AND email = $2 AND email_verified = 0")
+        .bind(id)
+        .bind(email)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn count(conn: &mut Conn) -> Result<i64> {
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?)
+}
