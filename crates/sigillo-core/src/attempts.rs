@@ -46,21 +46,14 @@ pub struct LockoutPolicy {
 
 impl Default for LockoutPolicy {
     fn default() -> Self {
-        Self {
-            max_failures: MAX_CONSECUTIVE_FAILURES,
-            temporary_lock_secs: 15 * 60,
-            temporary_locks: 1,
-        }
+        Self { max_failures: MAX_CONSECUTIVE_FAILURES, temporary_lock_secs: 15 * 60, temporary_locks: 1 }
     }
 }
 
 /// What reaching the limit does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lock {
-    Temporary {
-        until: UnixMillis,
-        permanent_after_next: bool,
-    },
+    Temporary { until: UnixMillis, permanent_after_next: bool },
     Permanent,
 }
 
@@ -89,27 +82,10 @@ mod tests {
 
     #[test]
     fn limit_never_exceeds_five() {
-        let p = LockoutPolicy {
-            max_failures: 9,
-            ..LockoutPolicy::default()
-        };
+        let p = LockoutPolicy { max_failures: 9, ..LockoutPolicy::default() };
         assert_eq!(p.limit(), 5);
-        assert_eq!(
-            LockoutPolicy {
-                max_failures: 3,
-                ..p
-            }
-            .limit(),
-            3
-        );
-        assert_eq!(
-            LockoutPolicy {
-                max_failures: 0,
-                ..p
-            }
-            .limit(),
-            1
-        );
+        assert_eq!(LockoutPolicy { max_failures: 3, ..p }.limit(), 3);
+        assert_eq!(LockoutPolicy { max_failures: 0, ..p }.limit(), 1);
     }
 
     #[test]
@@ -118,35 +94,14 @@ mod tests {
         let now = UnixMillis(1_000);
         assert_eq!(
             p.lock_after(0, now),
-            Lock::Temporary {
-                until: UnixMillis(1_000 + 900_000),
-                permanent_after_next: true
-            }
+            Lock::Temporary { until: UnixMillis(1_000 + 900_000), permanent_after_next: true }
         );
         assert_eq!(p.lock_after(1, now), Lock::Permanent);
-        let lenient = LockoutPolicy {
-            temporary_locks: 3,
-            ..p
-        };
-        assert!(matches!(
-            lenient.lock_after(1, now),
-            Lock::Temporary {
-                permanent_after_next: false,
-                ..
-            }
-        ));
-        assert!(matches!(
-            lenient.lock_after(2, now),
-            Lock::Temporary {
-                permanent_after_next: true,
-                ..
-            }
-        ));
+        let lenient = LockoutPolicy { temporary_locks: 3, ..p };
+        assert!(matches!(lenient.lock_after(1, now), Lock::Temporary { permanent_after_next: false, .. }));
+        assert!(matches!(lenient.lock_after(2, now), Lock::Temporary { permanent_after_next: true, .. }));
         assert_eq!(lenient.lock_after(3, now), Lock::Permanent);
-        let strict = LockoutPolicy {
-            temporary_locks: 0,
-            ..p
-        };
+        let strict = LockoutPolicy { temporary_locks: 0, ..p };
         assert_eq!(strict.lock_after(0, now), Lock::Permanent);
     }
 }

@@ -69,33 +69,19 @@ pub struct Verifier {
 
 impl Default for Verifier {
     fn default() -> Self {
-        Self {
-            next_seq: 1,
-            prev: GENESIS.to_vec(),
-        }
+        Self { next_seq: 1, prev: GENESIS.to_vec() }
     }
 }
 
 impl Verifier {
     pub fn push(&mut self, r: &Record) -> Result<(), Break> {
         if r.seq != self.next_seq {
-            return Err(Break::Gap {
-                expected: self.next_seq,
-                found: r.seq,
-            });
+            return Err(Break::Gap { expected: self.next_seq, found: r.seq });
         }
         if r.prev_hash != self.prev {
             return Err(Break::Link { seq: r.seq });
         }
-        let expected = chain_hash(
-            &r.prev_hash,
-            r.seq,
-            r.at_ms,
-            &r.actor,
-            &r.action,
-            &r.subject,
-            &r.detail,
-        );
+        let expected = chain_hash(&r.prev_hash, r.seq, r.at_ms, &r.actor, &r.action, &r.subject, &r.detail);
         if r.hash != expected {
             return Err(Break::Content { seq: r.seq });
         }
@@ -108,10 +94,7 @@ impl Verifier {
     pub fn finish(&self, head_seq: i64, head_hash: &[u8]) -> Result<i64, Break> {
         let last = self.next_seq - 1;
         if last != head_seq || (last > 0 && self.prev != head_hash) {
-            return Err(Break::Head {
-                last_seq: last,
-                head_seq,
-            });
+            return Err(Break::Head { last_seq: last, head_seq });
         }
         Ok(last)
     }
@@ -126,8 +109,7 @@ mod tests {
         (1..=n)
             .map(|seq| {
                 let detail = format!("{{\"n\":{seq}}}");
-                let hash =
-                    chain_hash(&prev, seq, seq * 10, "system", "test", "u1", &detail).to_vec();
+                let hash = chain_hash(&prev, seq, seq * 10, "system", "test", "u1", &detail).to_vec();
                 let r = Record {
                     seq,
                     at_ms: seq * 10,
@@ -165,36 +147,18 @@ mod tests {
         let head = records[4].hash.clone();
         let mut edited = records.clone();
         edited[2].detail = "{\"n\":99}".into();
-        assert_eq!(
-            verify_all(&edited, 5, &head),
-            Err(Break::Content { seq: 3 })
-        );
+        assert_eq!(verify_all(&edited, 5, &head), Err(Break::Content { seq: 3 }));
         let mut deleted = records.clone();
         deleted.remove(1);
-        assert_eq!(
-            verify_all(&deleted, 5, &head),
-            Err(Break::Gap {
-                expected: 2,
-                found: 3
-            })
-        );
+        assert_eq!(verify_all(&deleted, 5, &head), Err(Break::Gap { expected: 2, found: 3 }));
         let mut relinked = records.clone();
         relinked[3].prev_hash = GENESIS.to_vec();
         assert_eq!(verify_all(&relinked, 5, &head), Err(Break::Link { seq: 4 }));
-        assert_eq!(
-            verify_all(&records[..4], 5, &head),
-            Err(Break::Head {
-                last_seq: 4,
-                head_seq: 5
-            })
-        );
+        assert_eq!(verify_all(&records[..4], 5, &head), Err(Break::Head { last_seq: 4, head_seq: 5 }));
     }
 
     #[test]
     fn field_boundaries_are_unambiguous() {
-        assert_ne!(
-            chain_hash(&GENESIS, 1, 0, "ab", "c", "", ""),
-            chain_hash(&GENESIS, 1, 0, "a", "bc", "", "")
-        );
+        assert_ne!(chain_hash(&GENESIS, 1, 0, "ab", "c", "", ""), chain_hash(&GENESIS, 1, 0, "a", "bc", "", ""));
     }
 }

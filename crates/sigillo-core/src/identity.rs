@@ -47,10 +47,7 @@ pub fn normalize_alias(alias: &str) -> Result<String, IdentityError> {
     if !(3..=32).contains(&len) {
         return Err(IdentityError::AliasLength);
     }
-    if !alias
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    {
+    if !alias.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
         return Err(IdentityError::AliasCharacters);
     }
     if alias.chars().all(|c| c.is_ascii_digit()) {
@@ -64,14 +61,8 @@ pub fn normalize_alias(alias: &str) -> Result<String, IdentityError> {
 pub fn normalize_phone(phone: &str) -> Result<String, IdentityError> {
     let compact: String = phone.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
     let digits = compact.strip_prefix('+').ok_or(IdentityError::Phone)?;
-    let ok = (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    if ok {
-        Ok(compact)
-    } else {
-        Err(IdentityError::Phone)
-    }
+    let ok = (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+    if ok { Ok(compact) } else { Err(IdentityError::Phone) }
 }
 
 /// The phone as shown to a customer: only the last 3 digits in clear.
@@ -97,14 +88,8 @@ pub fn normalize_email(email: &str) -> Result<String, IdentityError> {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !email
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ','));
-    if ok {
-        Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
-    } else {
-        Err(IdentityError::Email)
-    }
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ','));
+    if ok { Ok(format!("{local}@{}", domain.to_ascii_lowercase())) } else { Err(IdentityError::Email) }
 }
 
 /// The address as shown to a customer: first character of the local part in clear.
@@ -128,20 +113,11 @@ mod tests {
     fn user_codes_are_eight_digits_and_not_sequential() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let codes: Vec<String> = (0..1000).map(|_| generate_user_code(&mut rng)).collect();
-        assert!(
-            codes
-                .iter()
-                .all(|c| looks_like_user_code(c) && !c.starts_with('0'))
-        );
+        assert!(codes.iter().all(|c| looks_like_user_code(c) && !c.starts_with('0')));
         let unique: HashSet<_> = codes.iter().collect();
-        assert!(
-            unique.len() > 995,
-            "random codes should almost never collide"
-        );
-        let consecutive = codes
-            .windows(2)
-            .filter(|w| w[0].parse::<u64>().unwrap() + 1 == w[1].parse::<u64>().unwrap())
-            .count();
+        assert!(unique.len() > 995, "random codes should almost never collide");
+        let consecutive =
+            codes.windows(2).filter(|w| w[0].parse::<u64>().unwrap() + 1 == w[1].parse::<u64>().unwrap()).count();
         assert_eq!(consecutive, 0);
     }
 
@@ -149,31 +125,16 @@ mod tests {
     fn alias_rules() {
         assert_eq!(normalize_alias(" Mario.Rossi ").unwrap(), "mario.rossi");
         assert_eq!(normalize_alias("ab"), Err(IdentityError::AliasLength));
-        assert_eq!(
-            normalize_alias(&"a".repeat(33)),
-            Err(IdentityError::AliasLength)
-        );
-        assert_eq!(
-            normalize_alias("12345678"),
-            Err(IdentityError::AliasAllDigits)
-        );
-        assert_eq!(
-            normalize_alias("mario rossi"),
-            Err(IdentityError::AliasCharacters)
-        );
-        assert_eq!(
-            normalize_alias("màrio"),
-            Err(IdentityError::AliasCharacters)
-        );
+        assert_eq!(normalize_alias(&"a".repeat(33)), Err(IdentityError::AliasLength));
+        assert_eq!(normalize_alias("12345678"), Err(IdentityError::AliasAllDigits));
+        assert_eq!(normalize_alias("mario rossi"), Err(IdentityError::AliasCharacters));
+        assert_eq!(normalize_alias("màrio"), Err(IdentityError::AliasCharacters));
         assert!(normalize_alias("m4rio_2").is_ok());
     }
 
     #[test]
     fn phone_rules() {
-        assert_eq!(
-            normalize_phone("+39 333 123 4567").unwrap(),
-            "+393331234567"
-        );
+        assert_eq!(normalize_phone("+39 333 123 4567").unwrap(), "+393331234567");
         assert!(normalize_phone("3331234567").is_err());
         assert!(normalize_phone("+0333123456").is_err());
         assert!(normalize_phone("+39333").is_err());
@@ -184,19 +145,8 @@ mod tests {
 
     #[test]
     fn email_rules() {
-        assert_eq!(
-            normalize_email("Mario@Example.IT").unwrap(),
-            "Mario@example.it"
-        );
-        for bad in [
-            "mario",
-            "@example.it",
-            "mario@example",
-            "ma rio@example.it",
-            "a@b@c.it",
-            "m@.it",
-            "<m>@x.it",
-        ] {
+        assert_eq!(normalize_email("Mario@Example.IT").unwrap(), "Mario@example.it");
+        for bad in ["mario", "@example.it", "mario@example", "ma rio@example.it", "a@b@c.it", "m@.it", "<m>@x.it"] {
             assert!(normalize_email(bad).is_err(), "{bad} accepted");
         }
         assert_eq!(mask_email("mario@example.it"), "m•••@example.it");

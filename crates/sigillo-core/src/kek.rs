@@ -45,15 +45,8 @@ impl Kek {
 
     /// Parses the configuration form: standard base64 of 32 bytes, whitespace ignored.
     pub fn from_base64(text: &str) -> Result<Self, KekError> {
-        let bytes = Zeroizing::new(
-            STANDARD
-                .decode(text.trim())
-                .map_err(|_| KekError::Malformed)?,
-        );
-        let key: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| KekError::Malformed)?;
+        let bytes = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| KekError::Malformed)?);
+        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KekError::Malformed)?;
         Ok(Self(key))
     }
 
@@ -76,13 +69,7 @@ impl Kek {
         rng.fill_bytes(&mut nonce);
         let cipher = XChaCha20Poly1305::new((&self.0).into());
         let sealed = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
             .unwrap_or_else(|_| unreachable!("encryption of in-memory data cannot fail"));
         let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
         out.push(VERSION);
@@ -113,15 +100,9 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(8);
         let kek = Kek::generate(&mut rng);
         let sealed = kek.seal(b"users/42/totp", b"seed bytes", &mut rng);
-        assert_eq!(
-            kek.open(b"users/42/totp", &sealed).unwrap().as_slice(),
-            b"seed bytes"
-        );
+        assert_eq!(kek.open(b"users/42/totp", &sealed).unwrap().as_slice(), b"seed bytes");
         assert_eq!(kek.open(b"users/43/totp", &sealed), Err(KekError::Open));
-        assert_eq!(
-            Kek::generate(&mut rng).open(b"users/42/totp", &sealed),
-            Err(KekError::Open)
-        );
+        assert_eq!(Kek::generate(&mut rng).open(b"users/42/totp", &sealed), Err(KekError::Open));
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert_eq!(kek.open(b"users/42/totp", &tampered), Err(KekError::Open));
@@ -137,10 +118,7 @@ mod tests {
         assert_eq!(*kek.derive("a"), *again.derive("a"));
         assert_ne!(*kek.derive("a"), *kek.derive("b"));
         assert_eq!(format!("{kek:?}"), "Kek(…)");
-        assert_eq!(
-            Kek::from_base64("c2hvcnQ=").unwrap_err(),
-            KekError::Malformed
-        );
+        assert_eq!(Kek::from_base64("c2hvcnQ=").unwrap_err(), KekError::Malformed);
     }
 
     #[test]
@@ -150,9 +128,7 @@ mod tests {
         let salt = hex::decode("000102030405060708090a0b0c").unwrap();
         let info = hex::decode("f0f1f2f3f4f5f6f7f8f9").unwrap();
         let mut okm = [0u8; 42];
-        Hkdf::<Sha256>::new(Some(&salt), &ikm)
-            .expand(&info, &mut okm)
-            .unwrap();
+        Hkdf::<Sha256>::new(Some(&salt), &ikm).expand(&info, &mut okm).unwrap();
         assert_eq!(
             hex::encode(okm),
             "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"

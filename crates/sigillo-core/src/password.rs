@@ -30,11 +30,7 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self {
-            kind: PolicyKind::Numeric,
-            min_length: 8,
-            max_length: 32,
-        }
+        Self { kind: PolicyKind::Numeric, min_length: 8, max_length: 32 }
     }
 }
 
@@ -120,10 +116,7 @@ impl PasswordPolicy {
         if COMMON.contains(&lower.as_str()) {
             return Err(PasswordError::Common);
         }
-        if identity
-            .iter()
-            .any(|id| id.chars().count() >= 3 && lower.contains(&id.to_lowercase()))
-        {
+        if identity.iter().any(|id| id.chars().count() >= 3 && lower.contains(&id.to_lowercase())) {
             return Err(PasswordError::ContainsIdentity);
         }
         Ok(())
@@ -159,9 +152,7 @@ fn is_trivial(password: &str) -> bool {
     if straight(1) || straight(-1) {
         return true;
     }
-    (1..=chars.len() / 2).any(|period| {
-        chars.len() % period == 0 && chars.chunks(period).all(|c| c == &chars[..period])
-    })
+    (1..=chars.len() / 2).any(|period| chars.len() % period == 0 && chars.chunks(period).all(|c| c == &chars[..period]))
 }
 
 /// Argon2id cost parameters (RFC 9106). The defaults are OWASP's first recommended set
@@ -176,11 +167,7 @@ pub struct HashParams {
 
 impl Default for HashParams {
     fn default() -> Self {
-        Self {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-            parallelism: 1,
-        }
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
     }
 }
 
@@ -192,11 +179,7 @@ impl HashParams {
     fn argon2(&self) -> Result<argon2::Argon2<'static>, HashError> {
         let params = argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None)
             .map_err(|e| HashError(e.to_string()))?;
-        Ok(argon2::Argon2::new(
-            argon2::Algorithm::Argon2id,
-            argon2::Version::V0x13,
-            params,
-        ))
+        Ok(argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params))
     }
 
     /// Hashes a secret into a PHC string (`$argon2id$v=19$m=…`) with a fresh 16-byte salt.
@@ -214,9 +197,7 @@ impl HashParams {
 /// (the `password-hash` crate compares outputs with `subtle`).
 pub fn verify(phc: &str, secret: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2::Argon2::default()
-            .verify_password(secret.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => argon2::Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
@@ -235,60 +216,28 @@ mod tests {
         let p = numeric();
         assert_eq!(p.check("5830164", &[]), Err(PasswordError::TooShort));
         assert_eq!(p.check("5830164a", &[]), Err(PasswordError::NotNumeric));
-        for trivial in [
-            "11111111",
-            "12345678",
-            "87654321",
-            "90123456",
-            "12121212",
-            "123123123",
-            "10987654",
-        ] {
-            assert_eq!(
-                p.check(trivial, &[]),
-                Err(PasswordError::Trivial),
-                "{trivial}"
-            );
+        for trivial in ["11111111", "12345678", "87654321", "90123456", "12121212", "123123123", "10987654"] {
+            assert_eq!(p.check(trivial, &[]), Err(PasswordError::Trivial), "{trivial}");
         }
-        assert_eq!(
-            p.check("4815162342", &["48151623"]),
-            Err(PasswordError::ContainsIdentity)
-        );
+        assert_eq!(p.check("4815162342", &["48151623"]), Err(PasswordError::ContainsIdentity));
         assert!(p.check("58301649", &["12345670"]).is_ok());
-        assert_eq!(
-            p.check(&"58301649".repeat(5), &[]),
-            Err(PasswordError::TooLong)
-        );
+        assert_eq!(p.check(&"58301649".repeat(5), &[]), Err(PasswordError::TooLong));
     }
 
     #[test]
     fn nist_policy_allows_passphrases_but_not_common_ones() {
-        let p = PasswordPolicy {
-            kind: PolicyKind::Nist,
-            min_length: 8,
-            max_length: 64,
-        };
+        let p = PasswordPolicy { kind: PolicyKind::Nist, min_length: 8, max_length: 64 };
         assert!(p.check("correct horse battery staple", &[]).is_ok());
         assert_eq!(p.check("Password1", &[]), Err(PasswordError::Common));
         assert_eq!(p.check("abcdefgh", &[]), Err(PasswordError::Trivial));
-        assert_eq!(
-            p.check("mario.rossi-2024", &["mario.rossi"]),
-            Err(PasswordError::ContainsIdentity)
-        );
+        assert_eq!(p.check("mario.rossi-2024", &["mario.rossi"]), Err(PasswordError::ContainsIdentity));
         assert_eq!(p.check(&"x".repeat(65), &[]), Err(PasswordError::TooLong));
     }
 
     #[test]
     fn initial_passwords_pass_their_policy() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        for policy in [
-            numeric(),
-            PasswordPolicy {
-                kind: PolicyKind::Nist,
-                min_length: 12,
-                max_length: 64,
-            },
-        ] {
+        for policy in [numeric(), PasswordPolicy { kind: PolicyKind::Nist, min_length: 12, max_length: 64 }] {
             for _ in 0..200 {
                 let pw = policy.generate_initial(&mut rng);
                 assert!(policy.check(&pw, &[]).is_ok(), "{pw}");
@@ -300,11 +249,7 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_salted_and_verify() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-        let params = HashParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        };
+        let params = HashParams { memory_kib: 64, iterations: 1, parallelism: 1 };
         let a = params.hash("58301649", &mut rng).unwrap();
         let b = params.hash("58301649", &mut rng).unwrap();
         assert!(a.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));

@@ -23,21 +23,13 @@ pub fn generate(rng: &mut impl Csprng) -> String {
 
 /// As printed in the envelope: four groups of five.
 pub fn format_grouped(code: &str) -> String {
-    code.as_bytes()
-        .chunks(5)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join("-")
+    code.as_bytes().chunks(5).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-")
 }
 
 /// What the customer typed, in canonical form: case and separators ignored. `None` when
 /// it cannot be a security code (the caller still counts it as a failed attempt).
 pub fn normalize(typed: &str) -> Option<String> {
-    let code: String = typed
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-'))
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
+    let code: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).map(|c| c.to_ascii_uppercase()).collect();
     (code.len() == LEN && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
 }
 
@@ -55,10 +47,7 @@ mod tests {
             assert!(!code.contains(['0', 'O', '1', 'I', 'L']));
             let printed = format_grouped(&code);
             assert_eq!(printed.len(), 23);
-            assert_eq!(
-                normalize(&printed.to_lowercase()).as_deref(),
-                Some(code.as_str())
-            );
+            assert_eq!(normalize(&printed.to_lowercase()).as_deref(), Some(code.as_str()));
         }
         assert_eq!(normalize("too-short"), None);
         assert_eq!(normalize("0000000000OOOOOOOOOO"), None);

@@ -19,8 +19,8 @@ pub fn generate(rng: &mut impl Csprng) -> Zeroizing<String> {
 
 /// HMAC-SHA-256 of the code under the server's OTP key, bound to `flow_id`.
 pub fn digest(key: &[u8; 32], flow_id: &str, code: &str) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(b"sigillo/sms-otp/v1\0");
     mac.update(flow_id.as_bytes());
     mac.update(b"\0");
@@ -47,26 +47,13 @@ mod tests {
         assert!(code.bytes().all(|b| b.is_ascii_digit()));
         let stored = digest(&key, "flow-a", &code);
         assert!(matches(&key, "flow-a", &code, &stored));
-        assert!(
-            !matches(&key, "flow-b", &code, &stored),
-            "bound to its flow"
-        );
-        assert!(
-            !matches(&[8u8; 32], "flow-a", &code, &stored),
-            "bound to the key"
-        );
+        assert!(!matches(&key, "flow-b", &code, &stored), "bound to its flow");
+        assert!(!matches(&[8u8; 32], "flow-a", &code, &stored), "bound to the key");
         let mut wrong = code.to_string();
         let last = wrong.pop().unwrap();
-        wrong.push(if last == '9' {
-            '0'
-        } else {
-            char::from(last as u8 + 1)
-        });
+        wrong.push(if last == '9' { '0' } else { char::from(last as u8 + 1) });
         assert!(!matches(&key, "flow-a", &wrong, &stored));
-        assert!(
-            !matches(&key, "flow-a", &code, &stored[..31]),
-            "length mismatch never matches"
-        );
+        assert!(!matches(&key, "flow-a", &code, &stored[..31]), "length mismatch never matches");
     }
 
     #[test]
@@ -79,9 +66,6 @@ mod tests {
             }
         }
         // 60,000 digits: each should be near 6,000.
-        assert!(
-            counts.iter().all(|&c| (5_600..6_400).contains(&c)),
-            "{counts:?}"
-        );
+        assert!(counts.iter().all(|&c| (5_600..6_400).contains(&c)), "{counts:?}");
     }
 }

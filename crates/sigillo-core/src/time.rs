@@ -11,17 +11,11 @@ pub struct UnixMillis(pub i64);
 
 impl UnixMillis {
     pub fn plus(self, d: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        )
+        Self(self.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
     }
 
     pub fn minus(self, d: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        )
+        Self(self.0.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
     }
 
     /// Whole seconds since the epoch (for protocols such as TOTP that count in seconds).
@@ -36,14 +30,8 @@ mod tests {
 
     #[test]
     fn arithmetic_saturates_instead_of_wrapping() {
-        assert_eq!(
-            UnixMillis(1_000).plus(Duration::from_secs(2)),
-            UnixMillis(3_000)
-        );
-        assert_eq!(
-            UnixMillis(i64::MAX).plus(Duration::from_secs(1)),
-            UnixMillis(i64::MAX)
-        );
+        assert_eq!(UnixMillis(1_000).plus(Duration::from_secs(2)), UnixMillis(3_000));
+        assert_eq!(UnixMillis(i64::MAX).plus(Duration::from_secs(1)), UnixMillis(i64::MAX));
         assert_eq!(UnixMillis(1_999).as_secs(), 1);
         assert_eq!(UnixMillis(-1).as_secs(), -1);
     }

@@ -33,9 +33,6 @@ mod tests {
         assert_eq!(digest(&a), digest(&a));
         assert_ne!(digest(&a), digest(&b));
         // SHA-256("abc"), FIPS 180-2 appendix B.1.
-        assert_eq!(
-            hex::encode(digest("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hex::encode(digest("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -9,7 +9,7 @@
 //! an audit record and an outbox message in one transaction ([`Store::begin`]).
 //!
 //! # Layout
-//! - [`error`]: `StoreError`.
+//! - [`error`]: the `StoreError` type.
 //! - [`repo`]: one module per aggregate (users, attempts, flows, sessions, email
 //!   verifications, outbox, audit).
 #![forbid(unsafe_code)]
@@ -17,10 +17,7 @@
 pub mod error;
 pub mod repo;
 #[cfg(feature = "testing")]
-#[expect(
-    clippy::expect_used,
-    reason = "test support: a failed setup should stop the test loudly"
-)]
+#[expect(clippy::expect_used, reason = "test support: a failed setup should stop the test loudly")]
 pub mod testing;
 
 pub use error::StoreError;
@@ -141,4 +138,10 @@ impl Store {
 /// A fresh UUIDv7 (time-ordered, so indexes stay compact) as text.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// Commits a transaction, mapping the driver's error.
+pub async fn commit(tx: Tx) -> Result<()> {
+    tx.commit().await?;
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! database when `SIGILLO_TEST_POSTGRES_URL` is set (CI sets it).
 
 use crate::{Backend, Store};
-use rand::Rng;
+use rand::RngCore;
 use sqlx::{Connection, Executor};
 
 /// A migrated store on a database of its own. Dropping it leaves the SQLite file to
@@ -26,51 +26,30 @@ pub fn backends() -> Vec<Backend> {
 }
 
 pub fn postgres_url() -> Option<String> {
-    std::env::var("SIGILLO_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
+    std::env::var("SIGILLO_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
 }
 
 impl TestDb {
     pub async fn new(backend: Backend) -> Self {
-        let name = format!("sigillo_t_{:016x}", rand::thread_rng().r#gen::<u64>());
+        let name = format!("sigillo_t_{:016x}", rand::rngs::OsRng.next_u64());
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite:{}", dir.path().join("test.db").display());
                 let store = Store::connect(&url).await.expect("connect sqlite");
                 store.migrate().await.expect("migrate sqlite");
-                Self {
-                    store,
-                    url,
-                    admin_url: None,
-                    name,
-                    _dir: Some(dir),
-                }
+                Self { store, url, admin_url: None, name, _dir: Some(dir) }
             }
             Backend::Postgres => {
                 let admin_url = postgres_url().expect("SIGILLO_TEST_POSTGRES_URL");
                 sqlx::any::install_default_drivers();
-                let mut admin = sqlx::AnyConnection::connect(&admin_url)
-                    .await
-                    .expect("connect postgres");
-                admin
-                    .execute(format!("CREATE DATABASE {name}").as_str())
-                    .await
-                    .expect("create database");
+                let mut admin = sqlx::AnyConnection::connect(&admin_url).await.expect("connect postgres");
+                admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
                 admin.close().await.ok();
                 let url = with_database(&admin_url, &name);
-                let store = Store::connect(&url)
-                    .await
-                    .expect("connect postgres test db");
+                let store = Store::connect(&url).await.expect("connect postgres test db");
                 store.migrate().await.expect("migrate postgres");
-                Self {
-                    store,
-                    url,
-                    admin_url: Some(admin_url),
-                    name,
-                    _dir: None,
-                }
+                Self { store, url, admin_url: Some(admin_url), name, _dir: None }
             }
         }
     }
@@ -80,10 +59,7 @@ impl TestDb {
         self.store.close().await;
         if let Some(admin_url) = self.admin_url {
             if let Ok(mut admin) = sqlx::AnyConnection::connect(&admin_url).await {
-                admin
-                    .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
-                    .await
-                    .ok();
+                admin.execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str()).await.ok();
                 admin.close().await.ok();
             }
         }

@@ -1,5 +1,6 @@
 //! The store's contract: the same tests on SQLite always and on PostgreSQL whenever
 //! `SIGILLO_TEST_POSTGRES_URL` is set.
+#![expect(clippy::unwrap_used, reason = "a failed step should fail the test loudly")]
 
 use sigillo_core::attempts::{Lock, Secret};
 use sigillo_core::time::UnixMillis;
@@ -42,21 +43,14 @@ async fn new_user(db: &TestDb, code: &str) -> users::User {
 #[test]
 fn migration_trees_are_in_lockstep() {
     let names = |backend: &str| -> BTreeSet<String> {
-        std::fs::read_dir(format!(
-            "{}/migrations/{backend}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
+        std::fs::read_dir(format!("{}/migrations/{backend}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
     };
     let sqlite = names("sqlite");
     assert!(!sqlite.is_empty());
-    assert_eq!(
-        sqlite,
-        names("postgres"),
-        "every migration needs its twin, with the same number and name"
-    );
+    assert_eq!(sqlite, names("postgres"), "every migration needs its twin, with the same number and name");
 }
 
 #[tokio::test]
@@ -79,65 +73,26 @@ async fn users_are_found_by_code_and_case_insensitive_alias() {
             NOW,
         )
         .await;
-        assert!(
-            matches!(dup, Err(StoreError::Conflict("user_code"))),
-            "{dup:?}"
-        );
+        assert!(matches!(dup, Err(StoreError::Conflict("user_code"))), "{dup:?}");
 
-        users::set_alias(&mut c, &u.id, Some(("Mario.Rossi", "mario.rossi")), NOW)
-            .await
-            .unwrap();
-        let found = users::by_username(&mut c, "MARIO.rossi")
-            .await
-            .unwrap()
-            .unwrap();
+        users::set_alias(&mut c, &u.id, Some(("Mario.Rossi", "mario.rossi")), NOW).await.unwrap();
+        let found = users::by_username(&mut c, "MARIO.rossi").await.unwrap().unwrap();
         assert_eq!(found.id, u.id);
         assert_eq!(found.alias.as_deref(), Some("Mario.Rossi"));
-        assert_eq!(
-            users::by_username(&mut c, "48151623")
-                .await
-                .unwrap()
-                .unwrap()
-                .id,
-            u.id
-        );
-        assert!(
-            users::by_username(&mut c, "48151624")
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert_eq!(users::by_username(&mut c, "48151623").await.unwrap().unwrap().id, u.id);
+        assert!(users::by_username(&mut c, "48151624").await.unwrap().is_none());
 
         let other = new_user(&db, "27182818").await;
-        let taken =
-            users::set_alias(&mut c, &other.id, Some(("mario.ROSSI", "mario.rossi")), NOW).await;
-        assert!(
-            matches!(taken, Err(StoreError::Conflict("alias"))),
-            "{taken:?}"
-        );
+        let taken = users::set_alias(&mut c, &other.id, Some(("mario.ROSSI", "mario.rossi")), NOW).await;
+        assert!(matches!(taken, Err(StoreError::Conflict("alias"))), "{taken:?}");
 
+        assert!(users::certify_phone(&mut c, &u.id, "+393331234567", NOW).await.unwrap());
+        assert!(!users::certify_phone(&mut c, &u.id, "+393331234567", NOW).await.unwrap(), "once");
         assert!(
-            users::certify_phone(&mut c, &u.id, "+393331234567", NOW)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !users::certify_phone(&mut c, &u.id, "+393331234567", NOW)
-                .await
-                .unwrap(),
-            "once"
-        );
-        assert!(
-            !users::verify_email(&mut c, &u.id, "other@example.it", NOW)
-                .await
-                .unwrap(),
+            !users::verify_email(&mut c, &u.id, "other@example.it", NOW).await.unwrap(),
             "only the current address"
         );
-        assert!(
-            users::verify_email(&mut c, &u.id, "mario@example.it", NOW)
-                .await
-                .unwrap()
-        );
+        assert!(users::verify_email(&mut c, &u.id, "mario@example.it", NOW).await.unwrap());
         let u = users::by_id(&mut c, &u.id).await.unwrap().unwrap();
         assert!(u.phone_certified && u.email_verified);
         assert_eq!(users::count(&mut c).await.unwrap(), 2);
@@ -154,9 +109,7 @@ async fn fifty_parallel_attempts_reserve_at_most_five() {
             let id = u.id.clone();
             tasks.push(tokio::spawn(async move {
                 let mut tx = store.begin().await.unwrap();
-                let r = attempts::reserve(&mut tx, &id, Secret::Password, 5, NOW)
-                    .await
-                    .unwrap();
+                let r = attempts::reserve(&mut tx, &id, Secret::Password, 5, NOW).await.unwrap();
                 tx.commit().await.unwrap();
                 r
             }));
@@ -171,92 +124,33 @@ async fn fifty_parallel_attempts_reserve_at_most_five() {
         assert_eq!(granted, vec![1, 2, 3, 4, 5], "{:?}", db.store.backend());
 
         let mut c = db.store.conn().await.unwrap();
-        let lock = Lock::Temporary {
-            until: UnixMillis(NOW + 60_000),
-            permanent_after_next: true,
-        };
+        let lock = Lock::Temporary { until: UnixMillis(NOW + 60_000), permanent_after_next: true };
+        assert!(attempts::lock(&mut c, &u.id, Secret::Password, 5, lock, NOW).await.unwrap());
         assert!(
-            attempts::lock(&mut c, &u.id, Secret::Password, 5, lock, NOW)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !attempts::lock(&mut c, &u.id, Secret::Password, 5, lock, NOW)
-                .await
-                .unwrap(),
+            !attempts::lock(&mut c, &u.id, Secret::Password, 5, lock, NOW).await.unwrap(),
             "a lock is applied once"
         );
-        let counter = attempts::get(&mut c, &u.id, Secret::Password)
-            .await
-            .unwrap();
+        let counter = attempts::get(&mut c, &u.id, Secret::Password).await.unwrap();
         assert!(counter.is_locked(NOW) && !counter.is_locked(NOW + 60_000));
-        assert!(
-            attempts::reserve(&mut c, &u.id, Secret::Password, 5, NOW + 1)
-                .await
-                .unwrap()
-                .is_none(),
-            "locked"
-        );
-        let after = attempts::reserve(&mut c, &u.id, Secret::Password, 5, NOW + 60_000)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (after.failures, after.lock_count),
-            (1, 1),
-            "a new series after the lock, remembering it"
-        );
-        attempts::succeed(&mut c, &u.id, Secret::Password, NOW)
-            .await
-            .unwrap();
-        assert_eq!(
-            attempts::get(&mut c, &u.id, Secret::Password)
-                .await
-                .unwrap(),
-            attempts::Counter::default()
-        );
+        assert!(attempts::reserve(&mut c, &u.id, Secret::Password, 5, NOW + 1).await.unwrap().is_none(), "locked");
+        let after = attempts::reserve(&mut c, &u.id, Secret::Password, 5, NOW + 60_000).await.unwrap().unwrap();
+        assert_eq!((after.failures, after.lock_count), (1, 1), "a new series after the lock, remembering it");
+        attempts::succeed(&mut c, &u.id, Secret::Password, NOW).await.unwrap();
+        assert_eq!(attempts::get(&mut c, &u.id, Secret::Password).await.unwrap(), attempts::Counter::default());
         // Counters are per secret.
-        assert!(
-            attempts::get(&mut c, &u.id, Secret::SmsOtp)
-                .await
-                .unwrap()
-                .failures
-                == 0
-        );
+        assert!(attempts::get(&mut c, &u.id, Secret::SmsOtp).await.unwrap().failures == 0);
         for _ in 0..5 {
-            attempts::reserve(&mut c, &u.id, Secret::SecurityCode, 5, NOW)
-                .await
-                .unwrap()
-                .unwrap();
+            attempts::reserve(&mut c, &u.id, Secret::SecurityCode, 5, NOW).await.unwrap().unwrap();
         }
+        assert!(attempts::lock(&mut c, &u.id, Secret::SecurityCode, 5, Lock::Permanent, NOW).await.unwrap());
+        assert!(attempts::get(&mut c, &u.id, Secret::SecurityCode).await.unwrap().is_locked(i64::MAX));
+        attempts::succeed(&mut c, &u.id, Secret::SecurityCode, NOW).await.unwrap();
         assert!(
-            attempts::lock(&mut c, &u.id, Secret::SecurityCode, 5, Lock::Permanent, NOW)
-                .await
-                .unwrap()
-        );
-        assert!(
-            attempts::get(&mut c, &u.id, Secret::SecurityCode)
-                .await
-                .unwrap()
-                .is_locked(i64::MAX)
-        );
-        attempts::succeed(&mut c, &u.id, Secret::SecurityCode, NOW)
-            .await
-            .unwrap();
-        assert!(
-            attempts::get(&mut c, &u.id, Secret::SecurityCode)
-                .await
-                .unwrap()
-                .permanent,
+            attempts::get(&mut c, &u.id, Secret::SecurityCode).await.unwrap().permanent,
             "success does not lift a permanent lock"
         );
         attempts::reset_all(&mut c, &u.id).await.unwrap();
-        assert!(
-            !attempts::get(&mut c, &u.id, Secret::SecurityCode)
-                .await
-                .unwrap()
-                .permanent
-        );
+        assert!(!attempts::get(&mut c, &u.id, Secret::SecurityCode).await.unwrap().permanent);
     });
 }
 
@@ -265,51 +159,23 @@ async fn an_otp_approves_its_flow_once_even_under_concurrency() {
     on_each_backend!(|db| {
         let u = new_user(&db, "31415926").await;
         let mut c = db.store.conn().await.unwrap();
-        flows::create(&mut c, "flow-1", &u.id, "login", NOW, NOW + 600_000)
-            .await
-            .unwrap();
+        flows::create(&mut c, "flow-1", &u.id, "login", NOW, NOW + 600_000).await.unwrap();
+        assert!(flows::set_otp(&mut c, "flow-1", b"digest-1", NOW + 300_000, 3, NOW).await.unwrap());
+        assert!(flows::set_otp(&mut c, "flow-1", b"digest-2", NOW + 300_000, 3, NOW).await.unwrap());
+        assert!(flows::set_otp(&mut c, "flow-1", b"digest-3", NOW + 300_000, 3, NOW).await.unwrap());
         assert!(
-            flows::set_otp(&mut c, "flow-1", b"digest-1", NOW + 300_000, 3, NOW)
-                .await
-                .unwrap()
-        );
-        assert!(
-            flows::set_otp(&mut c, "flow-1", b"digest-2", NOW + 300_000, 3, NOW)
-                .await
-                .unwrap()
-        );
-        assert!(
-            flows::set_otp(&mut c, "flow-1", b"digest-3", NOW + 300_000, 3, NOW)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !flows::set_otp(&mut c, "flow-1", b"digest-4", NOW + 300_000, 3, NOW)
-                .await
-                .unwrap(),
+            !flows::set_otp(&mut c, "flow-1", b"digest-4", NOW + 300_000, 3, NOW).await.unwrap(),
             "three sends at most"
         );
-        assert!(
-            !flows::approve_with_otp(&mut c, "flow-1", b"digest-2", NOW)
-                .await
-                .unwrap(),
-            "a replaced code is dead"
-        );
-        assert!(
-            !flows::approve_with_otp(&mut c, "flow-1", b"digest-3", NOW + 300_000)
-                .await
-                .unwrap(),
-            "expired"
-        );
+        assert!(!flows::approve_with_otp(&mut c, "flow-1", b"digest-2", NOW).await.unwrap(), "a replaced code is dead");
+        assert!(!flows::approve_with_otp(&mut c, "flow-1", b"digest-3", NOW + 300_000).await.unwrap(), "expired");
         drop(c);
         let mut tasks = Vec::new();
         for _ in 0..20 {
             let store = db.store.clone();
             tasks.push(tokio::spawn(async move {
                 let mut tx = store.begin().await.unwrap();
-                let ok = flows::approve_with_otp(&mut tx, "flow-1", b"digest-3", NOW + 1)
-                    .await
-                    .unwrap();
+                let ok = flows::approve_with_otp(&mut tx, "flow-1", b"digest-3", NOW + 1).await.unwrap();
                 tx.commit().await.unwrap();
                 ok
             }));
@@ -322,17 +188,8 @@ async fn an_otp_approves_its_flow_once_even_under_concurrency() {
         let mut c = db.store.conn().await.unwrap();
         let f = flows::get(&mut c, "flow-1").await.unwrap().unwrap();
         assert_eq!((f.status.as_str(), f.otp_digest), ("approved", None));
-        assert!(
-            flows::transition(&mut c, "flow-1", "approved", "consumed", NOW)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !flows::transition(&mut c, "flow-1", "approved", "consumed", NOW)
-                .await
-                .unwrap(),
-            "claimed once"
-        );
+        assert!(flows::transition(&mut c, "flow-1", "approved", "consumed", NOW).await.unwrap());
+        assert!(!flows::transition(&mut c, "flow-1", "approved", "consumed", NOW).await.unwrap(), "claimed once");
     });
 }
 
@@ -342,52 +199,17 @@ async fn sessions_die_after_five_idle_minutes() {
         let u = new_user(&db, "14142135").await;
         let mut c = db.store.conn().await.unwrap();
         let idle = 300_000;
-        let id = sessions::create(&mut c, b"tok", &u.id, "full", "web", NOW)
-            .await
-            .unwrap();
-        let s = sessions::touch(&mut c, b"tok", NOW + idle - 1, idle)
-            .await
-            .unwrap()
-            .unwrap();
+        let id = sessions::create(&mut c, b"tok", &u.id, "full", "web", NOW).await.unwrap();
+        let s = sessions::touch(&mut c, b"tok", NOW + idle - 1, idle).await.unwrap().unwrap();
         assert_eq!((s.id.as_str(), s.scope.as_str()), (id.as_str(), "full"));
         // Activity moved the deadline: 4:59 after the last touch it still lives.
-        assert!(
-            sessions::touch(&mut c, b"tok", NOW + 2 * idle - 2, idle)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            sessions::touch(&mut c, b"tok", NOW + 3 * idle, idle)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            sessions::touch(&mut c, b"tok", NOW + 3 * idle + 1, idle)
-                .await
-                .unwrap()
-                .is_none(),
-            "stays dead"
-        );
-        sessions::create(&mut c, b"t2", &u.id, "full", "api", NOW)
-            .await
-            .unwrap();
-        sessions::create(&mut c, b"t3", &u.id, "full", "web", NOW)
-            .await
-            .unwrap();
-        assert_eq!(
-            sessions::end_all_for_user(&mut c, &u.id, "password_changed", NOW)
-                .await
-                .unwrap(),
-            2
-        );
-        assert!(
-            sessions::touch(&mut c, b"t2", NOW + 1, idle)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(sessions::touch(&mut c, b"tok", NOW + 2 * idle - 2, idle).await.unwrap().is_some());
+        assert!(sessions::touch(&mut c, b"tok", NOW + 3 * idle, idle).await.unwrap().is_none());
+        assert!(sessions::touch(&mut c, b"tok", NOW + 3 * idle + 1, idle).await.unwrap().is_none(), "stays dead");
+        sessions::create(&mut c, b"t2", &u.id, "full", "api", NOW).await.unwrap();
+        sessions::create(&mut c, b"t3", &u.id, "full", "web", NOW).await.unwrap();
+        assert_eq!(sessions::end_all_for_user(&mut c, &u.id, "password_changed", NOW).await.unwrap(), 2);
+        assert!(sessions::touch(&mut c, b"t2", NOW + 1, idle).await.unwrap().is_none());
     });
 }
 
@@ -396,28 +218,12 @@ async fn email_links_work_once_and_expire() {
     on_each_backend!(|db| {
         let u = new_user(&db, "16180339").await;
         let mut c = db.store.conn().await.unwrap();
-        email_verifications::create(&mut c, b"link", &u.id, "mario@example.it", NOW, NOW + 1000)
-            .await
-            .unwrap();
-        email_verifications::create(&mut c, b"old", &u.id, "mario@example.it", NOW, NOW + 1000)
-            .await
-            .unwrap();
-        let got = email_verifications::consume(&mut c, b"link", NOW)
-            .await
-            .unwrap();
+        email_verifications::create(&mut c, b"link", &u.id, "mario@example.it", NOW, NOW + 1000).await.unwrap();
+        email_verifications::create(&mut c, b"old", &u.id, "mario@example.it", NOW, NOW + 1000).await.unwrap();
+        let got = email_verifications::consume(&mut c, b"link", NOW).await.unwrap();
         assert_eq!(got, Some((u.id.clone(), "mario@example.it".to_owned())));
-        assert_eq!(
-            email_verifications::consume(&mut c, b"link", NOW)
-                .await
-                .unwrap(),
-            None
-        );
-        assert_eq!(
-            email_verifications::consume(&mut c, b"old", NOW + 1000)
-                .await
-                .unwrap(),
-            None
-        );
+        assert_eq!(email_verifications::consume(&mut c, b"link", NOW).await.unwrap(), None);
+        assert_eq!(email_verifications::consume(&mut c, b"old", NOW + 1000).await.unwrap(), None);
     });
 }
 
@@ -426,74 +232,28 @@ async fn outbox_messages_are_claimed_once_and_retried() {
     on_each_backend!(|db| {
         let mut c = db.store.conn().await.unwrap();
         for i in 0..3 {
-            outbox::enqueue(
-                &mut c,
-                outbox::Channel::Sms,
-                "+393331234567",
-                None,
-                &format!("msg {i}"),
-                NOW + i,
-            )
-            .await
-            .unwrap();
+            outbox::enqueue(&mut c, outbox::Channel::Sms, "+393331234567", None, &format!("msg {i}"), NOW + i)
+                .await
+                .unwrap();
         }
-        outbox::enqueue(
-            &mut c,
-            outbox::Channel::Email,
-            "m@example.it",
-            Some("Hi"),
-            "body",
-            NOW + 10,
-        )
-        .await
-        .unwrap();
+        outbox::enqueue(&mut c, outbox::Channel::Email, "m@example.it", Some("Hi"), "body", NOW + 10).await.unwrap();
         assert_eq!(outbox::backlog(&mut c).await.unwrap(), 4);
-        let first = outbox::claim_due(&mut c, NOW + 10, 2, 30_000)
-            .await
-            .unwrap();
-        assert_eq!(
-            first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
-            ["msg 0", "msg 1"]
-        );
-        let second = outbox::claim_due(&mut c, NOW + 10, 10, 30_000)
-            .await
-            .unwrap();
+        let first = outbox::claim_due(&mut c, NOW + 10, 2, 30_000).await.unwrap();
+        assert_eq!(first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["msg 0", "msg 1"]);
+        let second = outbox::claim_due(&mut c, NOW + 10, 10, 30_000).await.unwrap();
         assert_eq!(second.len(), 2, "claimed messages are not handed out again");
-        assert!(
-            outbox::claim_due(&mut c, NOW + 10, 10, 30_000)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        outbox::mark_delivered(&mut c, &first[0].id, NOW + 11)
-            .await
-            .unwrap();
-        outbox::mark_failed(&mut c, &first[1].id, "gateway 503", NOW + 1_000)
-            .await
-            .unwrap();
-        assert!(
-            outbox::claim_due(&mut c, NOW + 999, 10, 30_000)
-                .await
-                .unwrap()
-                .is_empty(),
-            "backoff"
-        );
-        let retry = outbox::claim_due(&mut c, NOW + 1_000, 10, 30_000)
-            .await
-            .unwrap();
+        assert!(outbox::claim_due(&mut c, NOW + 10, 10, 30_000).await.unwrap().is_empty());
+        outbox::mark_delivered(&mut c, &first[0].id, NOW + 11).await.unwrap();
+        outbox::mark_failed(&mut c, &first[1].id, "gateway 503", NOW + 1_000).await.unwrap();
+        assert!(outbox::claim_due(&mut c, NOW + 999, 10, 30_000).await.unwrap().is_empty(), "backoff");
+        let retry = outbox::claim_due(&mut c, NOW + 1_000, 10, 30_000).await.unwrap();
         assert_eq!((retry.len(), retry[0].attempts), (1, 2));
         // A lease that ran out (the worker died) makes the message due again.
-        let expired = outbox::claim_due(&mut c, NOW + 40_011, 10, 30_000)
-            .await
-            .unwrap();
+        let expired = outbox::claim_due(&mut c, NOW + 40_011, 10, 30_000).await.unwrap();
         assert_eq!(expired.len(), 3);
         assert_eq!(outbox::backlog(&mut c).await.unwrap(), 3);
         let recent = outbox::recent(&mut c, 2).await.unwrap();
-        assert_eq!(
-            recent.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
-            ["msg 2", "body"],
-            "newest last"
-        );
+        assert_eq!(recent.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["msg 2", "body"], "newest last");
     });
 }
 
@@ -505,16 +265,7 @@ async fn audit_chain_survives_concurrency_and_reveals_tampering() {
             let store = db.store.clone();
             tasks.push(tokio::spawn(async move {
                 let mut tx = store.begin().await.unwrap();
-                audit::append(
-                    &mut tx,
-                    NOW + i,
-                    "system",
-                    "test.event",
-                    "u1",
-                    &format!("{{\"i\":{i}}}"),
-                )
-                .await
-                .unwrap();
+                audit::append(&mut tx, NOW + i, "system", "test.event", "u1", &format!("{{\"i\":{i}}}")).await.unwrap();
                 tx.commit().await.unwrap();
             }));
         }
@@ -531,20 +282,10 @@ async fn audit_chain_survives_concurrency_and_reveals_tampering() {
         };
         let records = audit::page(&mut c, 0, 100).await.unwrap();
         assert_eq!(verify(records, audit::head(&mut c).await.unwrap()), Ok(20));
-        assert_eq!(
-            audit::tail(&mut c, 2)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.seq)
-                .collect::<Vec<_>>(),
-            [19, 20]
-        );
+        assert_eq!(audit::tail(&mut c, 2).await.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), [19, 20]);
 
         // The table refuses edits...
-        let edit = sqlx::query("UPDATE audit_log SET detail = '{}' WHERE seq = 7")
-            .execute(&mut *c)
-            .await;
+        let edit = sqlx::query("UPDATE audit_log SET detail = '{}' WHERE seq = 7").execute(&mut *c).await;
         assert!(edit.is_err(), "append-only trigger");
         // ...and someone who removes that guard is still caught by the chain.
         let drop = match db.store.backend() {
@@ -552,10 +293,7 @@ async fn audit_chain_survives_concurrency_and_reveals_tampering() {
             Backend::Postgres => "DROP TRIGGER audit_log_no_change ON audit_log",
         };
         sqlx::query(drop).execute(&mut *c).await.unwrap();
-        sqlx::query("UPDATE audit_log SET detail = '{\"i\":99}' WHERE seq = 7")
-            .execute(&mut *c)
-            .await
-            .unwrap();
+        sqlx::query("UPDATE audit_log SET detail = '{\"i\":99}' WHERE seq = 7").execute(&mut *c).await.unwrap();
         let records = audit::page(&mut c, 0, 100).await.unwrap();
         assert_eq!(
             verify(records, audit::head(&mut c).await.unwrap()),

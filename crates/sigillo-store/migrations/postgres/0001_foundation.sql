@@ -8,6 +8,8 @@ CREATE TABLE users (
     alias_norm          TEXT UNIQUE,
     password_hash       TEXT NOT NULL,
     security_code_hash  TEXT NOT NULL,
+    -- 1 while the password is an envelope's initial one: it must be changed at first use.
+    password_initial    BIGINT NOT NULL DEFAULT 1,
     phone               TEXT NOT NULL,
     phone_certified     BIGINT NOT NULL DEFAULT 0,
     email               TEXT,

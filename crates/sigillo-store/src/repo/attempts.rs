@@ -63,10 +63,7 @@ pub async fn reserve(
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| {
-        Ok(Reservation {
-            failures: to_u32(r.try_get("failures")?),
-            lock_count: to_u32(r.try_get("lock_count")?),
-        })
+        Ok(Reservation { failures: to_u32(r.try_get("failures")?), lock_count: to_u32(r.try_get("lock_count")?) })
     })
     .transpose()
 }
@@ -87,14 +84,7 @@ pub async fn succeed(conn: &mut Conn, subject: &str, secret: Secret, now: i64) -
 
 /// Applies `lock` if the counter stands at `limit`. Only the attempt that reserved the
 /// last slot gets `true`, so a lock (and its alert) happens once.
-pub async fn lock(
-    conn: &mut Conn,
-    subject: &str,
-    secret: Secret,
-    limit: u32,
-    lock: Lock,
-    now: i64,
-) -> Result<bool> {
+pub async fn lock(conn: &mut Conn, subject: &str, secret: Secret, limit: u32, lock: Lock, now: i64) -> Result<bool> {
     let (until, permanent) = match lock {
         Lock::Temporary { until, .. } => (Some(until.0), 0i64),
         Lock::Permanent => (None, 1i64),
@@ -136,9 +126,6 @@ pub async fn get(conn: &mut Conn, subject: &str, secret: Secret) -> Result<Count
 
 /// Clears every counter of a subject (an unlock by the customer's security code or by an operator).
 pub async fn reset_all(conn: &mut Conn, subject: &str) -> Result<()> {
-    sqlx::query("DELETE FROM attempt_counters WHERE subject = $1")
-        .bind(subject)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("DELETE FROM attempt_counters WHERE subject = $1").bind(subject).execute(&mut *conn).await?;
     Ok(())
 }

@@ -37,10 +37,7 @@ pub async fn append(
     .bind(&hash)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *conn).await?;
     Ok(seq)
 }
 
@@ -69,10 +66,7 @@ pub async fn page(conn: &mut Conn, after_seq: i64, limit: i64) -> Result<Vec<Rec
 
 /// The last `n` records, oldest first.
 pub async fn tail(conn: &mut Conn, n: i64) -> Result<Vec<Record>> {
-    let rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq DESC LIMIT $1")
-        .bind(n)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq DESC LIMIT $1").bind(n).fetch_all(&mut *conn).await?;
     let mut out: Vec<Record> = rows.iter().map(from_row).collect::<Result<_>>()?;
     out.reverse();
     Ok(out)

@@ -25,11 +25,7 @@ pub async fn create(
 }
 
 /// Uses a link once; returns the user id and address it validates.
-pub async fn consume(
-    conn: &mut Conn,
-    token_digest: &[u8],
-    now: i64,
-) -> Result<Option<(String, String)>> {
+pub async fn consume(conn: &mut Conn, token_digest: &[u8], now: i64) -> Result<Option<(String, String)>> {
     let row = sqlx::query(
         "UPDATE email_verifications SET used_at = $2 WHERE token_digest = $1 AND used_at IS NULL AND expires_at > $2 \
          RETURNING user_id, email",
@@ -38,6 +34,5 @@ pub async fn consume(
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|r| Ok((r.try_get("user_id")?, r.try_get("email")?)))
-        .transpose()
+    row.map(|r| Ok((r.try_get("user_id")?, r.try_get("email")?))).transpose()
 }

@@ -34,14 +34,7 @@ fn from_row(r: &AnyRow) -> Result<Flow> {
     })
 }
 
-pub async fn create(
-    conn: &mut Conn,
-    id: &str,
-    user_id: &str,
-    purpose: &str,
-    now: i64,
-    expires_at: i64,
-) -> Result<()> {
+pub async fn create(conn: &mut Conn, id: &str, user_id: &str, purpose: &str, now: i64, expires_at: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO auth_flows (id, user_id, purpose, status, created_at, expires_at) VALUES ($1, $2, $3, 'pending', $4, $5)",
     )
@@ -57,10 +50,7 @@ pub async fn create(
 }
 
 pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<Flow>> {
-    let row = sqlx::query("SELECT * FROM auth_flows WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query("SELECT * FROM auth_flows WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -105,12 +95,14 @@ pub async fn approve_with_otp(conn: &mut Conn, id: &str, digest: &[u8], now: i64
 
 /// Moves the flow from `from` to `to`; `false` when it was not in `from` any more.
 pub async fn transition(conn: &mut Conn, id: &str, from: &str, to: &str, now: i64) -> Result<bool> {
-    let r = sqlx::query("UPDATE auth_flows SET status = $3, completed_at = COALESCE(completed_at, $4) WHERE id = $1 AND status = $2")
-        .bind(id)
-        .bind(from)
-        .bind(to)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    let r = sqlx::query(
+        "UPDATE auth_flows SET status = $3, completed_at = COALESCE(completed_at, $4) WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(r.rows_affected() == 1)
 }

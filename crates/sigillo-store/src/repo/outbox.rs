@@ -71,12 +71,7 @@ pub async fn enqueue(
 /// Claims up to `limit` due messages for `lease_ms`. The conditions are repeated outside
 /// the subquery so that two workers (on two nodes) never claim the same message:
 /// PostgreSQL re-checks them on the locked row, SQLite runs writers one at a time.
-pub async fn claim_due(
-    conn: &mut Conn,
-    now: i64,
-    limit: i64,
-    lease_ms: i64,
-) -> Result<Vec<Message>> {
+pub async fn claim_due(conn: &mut Conn, now: i64, limit: i64, lease_ms: i64) -> Result<Vec<Message>> {
     let rows = sqlx::query(
         "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
@@ -103,12 +98,7 @@ pub async fn mark_delivered(conn: &mut Conn, id: &str, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn mark_failed(
-    conn: &mut Conn,
-    id: &str,
-    error: &str,
-    next_attempt_at: i64,
-) -> Result<()> {
+pub async fn mark_failed(conn: &mut Conn, id: &str, error: &str, next_attempt_at: i64) -> Result<()> {
     sqlx::query("UPDATE outbox SET claimed_until = NULL, last_error = $2, next_attempt_at = $3 WHERE id = $1")
         .bind(id)
         .bind(error)
@@ -120,12 +110,10 @@ pub async fn mark_failed(
 
 /// Messages not yet delivered (the `/metrics` backlog gauge).
 pub async fn backlog(conn: &mut Conn) -> Result<i64> {
-    Ok(
-        sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL")
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get("n")?,
-    )
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?)
 }
 
 /// The newest `limit` messages, oldest first (the dev outbox).

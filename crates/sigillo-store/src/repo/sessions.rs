@@ -51,12 +51,7 @@ pub async fn create(
 
 /// Finds a live session and records the activity, in one statement: a session idle for
 /// `idle_ms` or more is dead whatever the cookie says, and is marked ended.
-pub async fn touch(
-    conn: &mut Conn,
-    token_digest: &[u8],
-    now: i64,
-    idle_ms: i64,
-) -> Result<Option<Session>> {
+pub async fn touch(conn: &mut Conn, token_digest: &[u8], now: i64, idle_ms: i64) -> Result<Option<Session>> {
     let row = sqlx::query(
         "UPDATE sessions SET last_seen_at = $2 \
          WHERE token_digest = $1 AND ended_at IS NULL AND last_seen_at > $3 \
@@ -79,24 +74,17 @@ pub async fn touch(
 }
 
 pub async fn end(conn: &mut Conn, id: &str, reason: &str, now: i64) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE sessions SET ended_at = $3, end_reason = $2 WHERE id = $1 AND ended_at IS NULL",
-    )
-    .bind(id)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    let r = sqlx::query("UPDATE sessions SET ended_at = $3, end_reason = $2 WHERE id = $1 AND ended_at IS NULL")
+        .bind(id)
+        .bind(reason)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Ends every live session of a user (password changed, user locked), returning how many.
-pub async fn end_all_for_user(
-    conn: &mut Conn,
-    user_id: &str,
-    reason: &str,
-    now: i64,
-) -> Result<u64> {
+pub async fn end_all_for_user(conn: &mut Conn, user_id: &str, reason: &str, now: i64) -> Result<u64> {
     let r = sqlx::query("UPDATE sessions SET ended_at = $3, end_reason = $2 WHERE user_id = $1 AND ended_at IS NULL")
         .bind(user_id)
         .bind(reason)
@@ -107,10 +95,20 @@ pub async fn end_all_for_user(
 }
 
 pub async fn set_scope(conn: &mut Conn, id: &str, scope: &str) -> Result<()> {
-    sqlx::query("UPDATE sessions SET scope = $2 WHERE id = $1")
-        .bind(id)
-        .bind(scope)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("UPDATE sessions SET scope = $2 WHERE id = $1").bind(id).bind(scope).execute(&mut *conn).await?;
     Ok(())
+}
+
+/// Ends every live session of a user except `keep` (the one that changed the password).
+pub async fn end_others(conn: &mut Conn, user_id: &str, keep: &str, reason: &str, now: i64) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE sessions SET ended_at = $4, end_reason = $3 WHERE user_id = $1 AND id <> $2 AND ended_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected())
 }

@@ -44,6 +44,7 @@ pub struct User {
     pub alias: Option<String>,
     pub password_hash: String,
     pub security_code_hash: String,
+    pub password_initial: bool,
     pub phone: String,
     pub phone_certified: bool,
     pub email: Option<String>,
@@ -63,7 +64,7 @@ pub struct NewUser<'a> {
     pub status: UserStatus,
 }
 
-const COLUMNS: &str = "id, user_code, alias, password_hash, security_code_hash, phone, phone_certified, \
+const COLUMNS: &str = "id, user_code, alias, password_hash, security_code_hash, password_initial, phone, phone_certified, \
                        email, email_verified, status, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<User> {
@@ -73,6 +74,7 @@ fn from_row(row: &AnyRow) -> Result<User> {
         alias: row.try_get("alias")?,
         password_hash: row.try_get("password_hash")?,
         security_code_hash: row.try_get("security_code_hash")?,
+        password_initial: row.try_get::<i64, _>("password_initial")? != 0,
         phone: row.try_get("phone")?,
         phone_certified: row.try_get::<i64, _>("phone_certified")? != 0,
         email: row.try_get("email")?,
@@ -105,10 +107,8 @@ pub async fn insert(conn: &mut Conn, u: &NewUser<'_>, now: i64) -> Result<User> 
 }
 
 pub async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<User>> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1")).bind(id).fetch_optional(&mut *conn).await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -126,35 +126,32 @@ pub async fn by_username(conn: &mut Conn, username: &str) -> Result<Option<User>
     if sigillo_core::identity::looks_like_user_code(username) {
         return by_user_code(conn, username).await;
     }
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM users WHERE alias_norm = $1"
-    ))
-    .bind(username.to_ascii_lowercase())
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE alias_norm = $1"))
+        .bind(username.to_ascii_lowercase())
+        .fetch_optional(&mut *conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 fn expect_one(result: sqlx::any::AnyQueryResult) -> Result<()> {
-    if result.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::NotFound)
-    }
+    if result.rows_affected() == 1 { Ok(()) } else { Err(StoreError::NotFound) }
 }
 
+/// Replaces the password. `initial` marks an envelope's password, which must be changed at first use.
 pub async fn set_password(
     conn: &mut Conn,
     id: &str,
     hash: &str,
+    initial: bool,
     status: UserStatus,
     now: i64,
 ) -> Result<()> {
     let r = sqlx::query(
-        "UPDATE users SET password_hash = $2, status = $3, updated_at = $4 WHERE id = $1",
+        "UPDATE users SET password_hash = $2, password_initial = $3, status = $4, updated_at = $5 WHERE id = $1",
     )
     .bind(id)
     .bind(hash)
+    .bind(flag(initial))
     .bind(status.as_str())
     .bind(now)
     .execute(&mut *conn)
@@ -183,87 +180,66 @@ pub async fn set_status(conn: &mut Conn, id: &str, status: UserStatus, now: i64)
 }
 
 /// Sets or clears the alias. `alias_norm` is the lowercase form uniqueness is checked on.
-pub async fn set_alias(
-    conn: &mut Conn,
-    id: &str,
-    alias: Option<(&str, &str)>,
-    now: i64,
-) -> Result<()> {
-    let r =
-        sqlx::query("UPDATE users SET alias = $2, alias_norm = $3, updated_at = $4 WHERE id = $1")
-            .bind(id)
-            .bind(alias.map(|a| a.0))
-            .bind(alias.map(|a| a.1))
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| StoreError::unique(e, "alias"))?;
+pub async fn set_alias(conn: &mut Conn, id: &str, alias: Option<(&str, &str)>, now: i64) -> Result<()> {
+    let r = sqlx::query("UPDATE users SET alias = $2, alias_norm = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(alias.map(|a| a.0))
+        .bind(alias.map(|a| a.1))
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| StoreError::unique(e, "alias"))?;
     expect_one(r)
 }
 
-pub async fn set_phone(
-    conn: &mut Conn,
-    id: &str,
-    phone: &str,
-    certified: bool,
-    now: i64,
-) -> Result<()> {
-    let r = sqlx::query(
-        "UPDATE users SET phone = $2, phone_certified = $3, updated_at = $4 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(phone)
-    .bind(flag(certified))
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+pub async fn set_phone(conn: &mut Conn, id: &str, phone: &str, certified: bool, now: i64) -> Result<()> {
+    let r = sqlx::query("UPDATE users SET phone = $2, phone_certified = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(phone)
+        .bind(flag(certified))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     expect_one(r)
 }
 
 /// Marks the phone certified, unless it changed meanwhile.
 pub async fn certify_phone(conn: &mut Conn, id: &str, phone: &str, now: i64) -> Result<bool> {
-    let r = sqlx::query("UPDATE users SET phone_certified = 1, updated_at = $3 WHERE id = $1 AND phone = $2 AND phone_certified = 0")
-        .bind(id)
-        .bind(phone)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
-}
-
-pub async fn set_email(
-    conn: &mut Conn,
-    id: &str,
-    email: &str,
-    verified: bool,
-    now: i64,
-) -> Result<()> {
     let r = sqlx::query(
-        "UPDATE users SET email = $2, email_verified = $3, updated_at = $4 WHERE id = $1",
+        "UPDATE users SET phone_certified = 1, updated_at = $3 WHERE id = $1 AND phone = $2 AND phone_certified = 0",
     )
     .bind(id)
-    .bind(email)
-    .bind(flag(verified))
+    .bind(phone)
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn set_email(conn: &mut Conn, id: &str, email: &str, verified: bool, now: i64) -> Result<()> {
+    let r = sqlx::query("UPDATE users SET email = $2, email_verified = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(email)
+        .bind(flag(verified))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     expect_one(r)
 }
 
 /// Marks `email` verified if it is still the user's address.
 pub async fn verify_email(conn: &mut Conn, id: &str, email: &str, now: i64) -> Result<bool> {
-    let r = sqlx::query("UPDATE users SET email_verified = 1, updated_at = $3 WHERE id = $1 AND email = $2 AND email_verified = 0")
-        .bind(id)
-        .bind(email)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    let r = sqlx::query(
+        "UPDATE users SET email_verified = 1, updated_at = $3 WHERE id = $1 AND email = $2 AND email_verified = 0",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(r.rows_affected() == 1)
 }
 
 pub async fn count(conn: &mut Conn) -> Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("n")?)
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&mut *conn).await?.try_get("n")?)
 }

@@ -1,0 +1,158 @@
+//! `sigillo admin …`: what branch and contact-centre operators do, on the store
+//! directly. Every change goes through the services, so it is audited like any other.
+
+use crate::router::rfc3339;
+use crate::service::Services;
+use crate::service::operator::Envelope;
+use clap::Subcommand;
+use sigillo_core::audit::Break;
+use sigillo_core::security_code;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Users: create, show, unlock, reissue the envelope, change phone or email.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The audit trail: verify the hash chain, show the latest records.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Creates a user and prints its branch envelope (user code, initial password, security code).
+    Create {
+        /// Certified phone, E.164 (+393331234567).
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Print the envelope as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows a user, its attempt counters and its latest audit records.
+    Show {
+        user_code: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lifts every lock and counter of a user.
+    Unlock { user_code: String },
+    /// New initial password and security code; the old security code stops working.
+    ReissueEnvelope {
+        user_code: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Changes the certified phone (the customer is told on the old number).
+    SetPhone { user_code: String, phone: String },
+    /// Changes the email address (a validation link goes to the new one).
+    SetEmail { user_code: String, email: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walks the whole chain; exits non-zero and names the first broken record if any.
+    Verify,
+    /// Prints the latest records.
+    Tail {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        count: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_envelope(env: &Envelope, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(env)?);
+    } else {
+        println!("user code:        {}", env.user_code);
+        println!("initial password: {}", env.initial_password);
+        println!("security code:    {}", security_code::format_grouped(&env.security_code));
+        println!("(hand these over in a sealed envelope; they are not shown again)");
+    }
+    Ok(())
+}
+
+/// Runs one command. Returns the process exit code.
+pub async fn run(services: &Services, operator: &str, cmd: AdminCommand) -> anyhow::Result<i32> {
+    match cmd {
+        AdminCommand::User(UserCommand::Create { phone, email, json }) => {
+            let env = services.create_user(&phone, email.as_deref(), operator).await?;
+            print_envelope(&env, json)?;
+        }
+        AdminCommand::User(UserCommand::Show { user_code, json }) => {
+            let (view, history) = services.show_user(&user_code).await?;
+            services.audit_operator_read(&view.id, operator).await?;
+            if json {
+                let records: Vec<_> = history.iter().map(record_json).collect();
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "user": view, "audit": records }))?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&view)?);
+                for r in &history {
+                    println!("{}", record_line(r));
+                }
+            }
+        }
+        AdminCommand::User(UserCommand::Unlock { user_code }) => {
+            services.unlock_user(&user_code, operator).await?;
+            println!("user {user_code} unlocked");
+        }
+        AdminCommand::User(UserCommand::ReissueEnvelope { user_code, json }) => {
+            let env = services.reissue_envelope(&user_code, operator).await?;
+            print_envelope(&env, json)?;
+        }
+        AdminCommand::User(UserCommand::SetPhone { user_code, phone }) => {
+            services.set_phone(&user_code, &phone, operator).await?;
+            println!(
+                "certified phone of {user_code} changed; it is certified again at the next SMS code the customer enters"
+            );
+        }
+        AdminCommand::User(UserCommand::SetEmail { user_code, email }) => {
+            services.set_email(&user_code, &email, operator).await?;
+            println!("email of {user_code} changed; a validation link was queued");
+        }
+        AdminCommand::Audit(AuditCommand::Verify) => match services.verify_audit().await? {
+            Ok(n) => println!("audit trail intact: {n} records"),
+            Err(b) => {
+                eprintln!("audit trail BROKEN: {}", describe(&b));
+                return Ok(1);
+            }
+        },
+        AdminCommand::Audit(AuditCommand::Tail { count, json }) => {
+            for r in services.audit_tail(count).await? {
+                if json {
+                    println!("{}", record_json(&r));
+                } else {
+                    println!("{}", record_line(&r));
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn describe(b: &Break) -> String {
+    match b {
+        Break::Gap { expected, found } => format!("record {expected} is missing (next found: {found})"),
+        Break::Link { seq } => format!("record {seq} does not link to the record before it"),
+        Break::Content { seq } => format!("record {seq} was altered"),
+        Break::Head { last_seq, head_seq } => {
+            format!("records after {last_seq} are missing (the head says {head_seq})")
+        }
+    }
+}
+
+fn record_line(r: &sigillo_core::audit::Record) -> String {
+    format!("#{:<6} {} {:<28} {:<24} {} {}", r.seq, rfc3339(r.at_ms), r.action, r.actor, r.subject, r.detail)
+}
+
+fn record_json(r: &sigillo_core::audit::Record) -> serde_json::Value {
+    serde_json::json!({
+        "seq": r.seq, "at": rfc3339(r.at_ms), "actor": r.actor, "action": r.action,
+        "subject": r.subject, "detail": serde_json::from_str::<serde_json::Value>(&r.detail).unwrap_or_default(),
+        "hash": hex::encode(&r.hash),
+    })
+}

@@ -1,0 +1,80 @@
+//! The JSON API's error: `{"error": code, "message"}` with a fitting status.
+
+use crate::service::ServiceError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable machine-readable code, e.g. `authentication_failed`.
+    pub error: String,
+    /// A human-readable sentence (English).
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub enum ApiError {
+    Service(ServiceError),
+    Malformed(String),
+    TooLarge,
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        Self::Service(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            Self::Malformed(why) => (StatusCode::BAD_REQUEST, "malformed_request".to_owned(), why),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large".to_owned(),
+                "The request body is too large.".to_owned(),
+            ),
+            Self::Service(e) => {
+                let status = match &e {
+                    ServiceError::AuthFailed | ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+                    ServiceError::Forbidden => StatusCode::FORBIDDEN,
+                    ServiceError::FlowOver => StatusCode::GONE,
+                    ServiceError::TooManyCodes => StatusCode::TOO_MANY_REQUESTS,
+                    ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    ServiceError::Taken(_) => StatusCode::CONFLICT,
+                    ServiceError::NotFound => StatusCode::NOT_FOUND,
+                    ServiceError::Internal(inner) => {
+                        // Logged once here, with the request's span (and so its id); the
+                        // client learns nothing of the cause.
+                        tracing::error!(error = %inner, "internal error");
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    }
+                };
+                let message = match &e {
+                    ServiceError::AuthFailed => "Authentication failed.".to_owned(),
+                    ServiceError::Unauthenticated => {
+                        "Sign in first; sessions end after 5 minutes without activity.".to_owned()
+                    }
+                    ServiceError::Internal(_) => "Something went wrong on our side.".to_owned(),
+                    other => capitalise(&other.to_string()),
+                };
+                (status, e.code().to_owned(), message)
+            }
+        };
+        let mut resp = (status, axum::Json(ErrorBody { error: code, message })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), c.as_str()),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,71 @@
+//! The JSON API (`/api/v1`), documented as OpenAPI 3.1 at `/openapi.json`. Every web
+//! flow is also an API flow; both call the same services.
+//!
+//! # Layout
+//! - [`error`]: `{"error", "message"}` responses.
+//! - [`extract`]: JSON bodies and bearer sessions.
+//! - [`auth`]: login and recovery.
+//! - [`account`]: the session's user: profile, password, alias, email.
+
+pub mod account;
+pub mod auth;
+pub mod error;
+pub mod extract;
+
+use crate::router::AppState;
+use axum::Router;
+use axum::routing::{get, post, put};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "sigillo", description = "Strong customer authentication (PSD2 SCA) for banks: the JSON API."),
+    paths(
+        auth::login, auth::login_sms, auth::login_otp, auth::login_status, auth::login_events,
+        auth::recovery_start, auth::recovery_sms, auth::recovery_complete,
+        account::me, account::logout, account::password, account::password_otp, account::alias,
+        account::email_verify, account::email_resend,
+    ),
+    components(schemas(error::ErrorBody)),
+    modifiers(&BearerAuth),
+    tags((name = "auth", description = "Login and recovery"), (name = "account", description = "The signed-in customer"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+/// Endpoints that take a credential: these get the per-address rate limit.
+pub fn auth_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/login", post(auth::login))
+        .route("/api/v1/login/{flow}/sms", post(auth::login_sms))
+        .route("/api/v1/login/{flow}/otp", post(auth::login_otp))
+        .route("/api/v1/recovery", post(auth::recovery_start))
+        .route("/api/v1/recovery/{flow}/sms", post(auth::recovery_sms))
+        .route("/api/v1/recovery/{flow}/complete", post(auth::recovery_complete))
+        .route("/api/v1/password", post(account::password))
+        .route("/api/v1/password/otp", post(account::password_otp))
+        .route("/api/v1/email/verify", post(account::email_verify))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/login/{flow}", get(auth::login_status))
+        .route("/api/v1/login/{flow}/events", get(auth::login_events))
+        .route("/api/v1/me", get(account::me))
+        .route("/api/v1/logout", post(account::logout))
+        .route("/api/v1/alias", put(account::alias))
+        .route("/api/v1/email/resend", post(account::email_resend))
+}

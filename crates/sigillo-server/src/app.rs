@@ -1,0 +1,94 @@
+//! Building and running one node: store, services, senders, router, outbox worker.
+
+use crate::clock::Clock;
+use crate::config::{Config, SenderKind};
+use crate::middleware::rate_limit;
+use crate::notify::email::EmailSender;
+use crate::notify::sms::SmsSender;
+use crate::notify::worker::{self, Senders};
+use crate::router::{AppState, router};
+use crate::service::Services;
+use crate::service::operator::Envelope;
+use crate::web::Web;
+use sigillo_core::kek::Kek;
+use sigillo_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A built node, ready to serve.
+#[derive(Debug)]
+pub struct App {
+    pub services: Services,
+    pub state: AppState,
+    pub senders: Senders,
+}
+
+impl App {
+    /// Connects and migrates the store, and builds everything the node needs.
+    pub async fn build(cfg: Config, clock: Arc<dyn Clock>, kek: Kek) -> anyhow::Result<Self> {
+        let store = Store::connect(&cfg.database_url).await?;
+        store.migrate().await?;
+        let senders = senders(&cfg)?;
+        let limiter = Arc::new(rate_limit::limiter(cfg.rate_limit.per_ip_per_second, cfg.rate_limit.burst));
+        let services = Services::new(store, cfg, clock, kek).await?;
+        let state = AppState { services: services.clone(), limiter, web: Arc::new(Web::new()?) };
+        Ok(Self { services, state, senders })
+    }
+
+    /// Serves on `listener` until `shutdown` turns true, then drains in-flight requests
+    /// and stops the outbox worker.
+    pub async fn serve(self, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let worker = tokio::spawn(worker::run(self.services.clone(), self.senders.clone(), shutdown.clone()));
+        let limiter = self.state.limiter.clone();
+        let mut tick_shutdown = shutdown.clone();
+        let janitor = tokio::spawn(async move {
+            // The limiter keeps one entry per address: forget idle ones now and then.
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => limiter.retain_recent(),
+                    _ = tick_shutdown.changed() => return,
+                }
+            }
+        });
+        let app = router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let mut signal = shutdown.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                while !*signal.borrow() {
+                    if signal.changed().await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await?;
+        worker.await.ok();
+        janitor.abort();
+        Ok(())
+    }
+}
+
+fn senders(cfg: &Config) -> anyhow::Result<Senders> {
+    let sms = match (cfg.sms.kind, &cfg.sms.url) {
+        (SenderKind::Http, Some(url)) => SmsSender::http(url.clone(), cfg.sms_auth_header()?)?,
+        (SenderKind::Http, None) => anyhow::bail!("sms.kind = \"http\" needs sms.url"),
+        _ => SmsSender::Console,
+    };
+    let email = match cfg.email.kind {
+        SenderKind::Smtp => EmailSender::smtp(&cfg.email, cfg.smtp_password()?)?,
+        _ => EmailSender::Console,
+    };
+    Ok(Senders { sms, email })
+}
+
+/// Dev mode: a demo user so a newcomer can try the flows at once. Created on the first
+/// start (its envelope is printed then); later starts say it exists.
+pub async fn ensure_demo_user(services: &Services) -> anyhow::Result<Option<Envelope>> {
+    let mut conn = services.store.conn().await?;
+    if sigillo_store::repo::users::count(&mut conn).await? > 0 {
+        return Ok(None);
+    }
+    drop(conn);
+    Ok(Some(services.create_user("+393331234567", Some("demo@sigillo.invalid"), "dev-mode").await?))
+}

@@ -1,0 +1,378 @@
+//! Configuration: defaults < file < `SIGILLO_*` environment < command-line flags.
+//!
+//! Unknown keys are refused (a typo must not silently fall back to a default). Secrets
+//! can come from files (`kek_file`, `sms.auth_header_file`, `email.password_file`) so
+//! they stay out of the environment and the config file. `sigillo config example`
+//! prints `sigillo.example.toml`, which a test keeps equal to the defaults.
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use sigillo_core::attempts::LockoutPolicy;
+use sigillo_core::kek::Kek;
+use sigillo_core::password::{HashParams, PasswordPolicy};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The commented reference configuration, the same file as `sigillo.example.toml`.
+pub const EXAMPLE: &str = include_str!("../../../sigillo.example.toml");
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Development mode: console SMS/email, `GET /dev/outbox`, a generated KEK, a demo user,
+    /// cookies without `Secure`. Never in production.
+    pub dev_mode: bool,
+    pub listen: SocketAddr,
+    pub database_url: String,
+    /// Where dev mode keeps its generated key-encryption key.
+    pub data_dir: PathBuf,
+    /// The address customers reach sigillo at, for links in emails.
+    pub public_url: String,
+    /// Key-encryption key, base64 of 32 bytes (P7). Prefer `kek_file`.
+    pub kek: Option<String>,
+    pub kek_file: Option<PathBuf>,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    pub security: Security,
+    pub rate_limit: RateLimit,
+    pub sms: Sms,
+    pub email: Email,
+    pub outbox: Outbox,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Security {
+    /// RTS art. 4(3)(d): at most 300 seconds without activity.
+    pub session_idle_secs: u64,
+    pub login_flow_secs: u64,
+    pub otp_ttl_secs: u64,
+    pub otp_max_sends: u32,
+    pub email_link_ttl_secs: u64,
+    pub lockout: LockoutPolicy,
+    pub password: PasswordPolicy,
+    pub hashing: HashParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    /// Requests per second per client address on the authentication endpoints.
+    pub per_ip_per_second: u32,
+    pub burst: u32,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind a trusted proxy only).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sms {
+    /// `console` (dev mode only) or `http`.
+    pub kind: SenderKind,
+    /// The gateway's URL: sigillo POSTs `{"to", "text"}` as JSON.
+    pub url: Option<String>,
+    /// Full `Authorization` header value sent to the gateway. Prefer `auth_header_file`.
+    pub auth_header: Option<String>,
+    pub auth_header_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Email {
+    /// `console` (dev mode only) or `smtp`.
+    pub kind: SenderKind,
+    pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_password_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderKind {
+    Console,
+    Http,
+    Smtp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbox {
+    /// How often the worker looks for due messages, in milliseconds.
+    pub poll_ms: u64,
+    /// Attempts before a message is given up (it stays in the table, marked with its error).
+    pub max_attempts: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            dev_mode: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite:./sigillo.db".into(),
+            data_dir: PathBuf::from("."),
+            public_url: "http://127.0.0.1:8080".into(),
+            kek: None,
+            kek_file: None,
+            log_format: LogFormat::Text,
+            security: Security::default(),
+            rate_limit: RateLimit::default(),
+            sms: Sms::default(),
+            email: Email::default(),
+            outbox: Outbox::default(),
+        }
+    }
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Self {
+            session_idle_secs: 300,
+            login_flow_secs: 300,
+            otp_ttl_secs: 300,
+            otp_max_sends: 3,
+            email_link_ttl_secs: 48 * 3600,
+            lockout: LockoutPolicy::default(),
+            password: PasswordPolicy::default(),
+            hashing: HashParams::default(),
+        }
+    }
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        // A carrier NAT can put thousands of customers behind one address: the per-user
+        // counters are the real defence, this only blunts floods.
+        Self { per_ip_per_second: 50, burst: 500, trust_forwarded_for: false }
+    }
+}
+
+impl Default for Sms {
+    fn default() -> Self {
+        Self { kind: SenderKind::Console, url: None, auth_header: None, auth_header_file: None }
+    }
+}
+
+impl Default for Email {
+    fn default() -> Self {
+        Self {
+            kind: SenderKind::Console,
+            from: "sigillo <no-reply@sigillo.invalid>".into(),
+            smtp_host: "localhost".into(),
+            smtp_port: 25,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_password_file: None,
+        }
+    }
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Self { poll_ms: 500, max_attempts: 12 }
+    }
+}
+
+/// Top-level keys the environment may set: anything else under `SIGILLO_` (such as
+/// the test suite's `SIGILLO_TEST_POSTGRES_URL`) is not configuration.
+const ENV_KEYS: &[&str] = &[
+    "dev_mode",
+    "listen",
+    "database_url",
+    "data_dir",
+    "public_url",
+    "kek",
+    "kek_file",
+    "log_format",
+    "security",
+    "rate_limit",
+    "sms",
+    "email",
+    "outbox",
+];
+
+/// Command-line overrides (the last layer).
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads the layers. `file` is optional; a named file that does not exist is an error.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        let env = Env::prefixed("SIGILLO_")
+            .split("__")
+            .filter(|key| ENV_KEYS.contains(&key.as_str().split('.').next().unwrap_or_default()));
+        fig = fig.merge(env).merge(Serialized::defaults(overrides));
+        let config: Config = fig.extract().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses one TOML text on top of the defaults (for `config check` and tests).
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rules that types alone cannot state.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let s = &self.security;
+        if s.session_idle_secs == 0 || s.session_idle_secs > 300 {
+            bail!("security.session_idle_secs must be between 1 and 300 (RTS art. 4(3)(d))");
+        }
+        if s.lockout.max_failures == 0 || s.lockout.max_failures > 5 {
+            bail!("security.lockout.max_failures must be between 1 and 5 (RTS art. 4(3)(b))");
+        }
+        if s.otp_max_sends == 0 {
+            bail!("security.otp_max_sends must be at least 1");
+        }
+        if s.password.min_length < 8 || s.password.max_length < s.password.min_length {
+            bail!("security.password: min_length must be at least 8 and not above max_length");
+        }
+        let weak_hashing = s.hashing.memory_kib < 8 * 1024 || s.hashing.iterations == 0 || s.hashing.parallelism == 0;
+        if weak_hashing && !self.dev_mode {
+            bail!("security.hashing: at least 8 MiB, 1 iteration and 1 lane outside dev mode");
+        }
+        if self.rate_limit.per_ip_per_second == 0 || self.rate_limit.burst == 0 {
+            bail!("rate_limit: per_ip_per_second and burst must be positive");
+        }
+        if !self.dev_mode {
+            if self.sms.kind != SenderKind::Http || self.sms.url.is_none() {
+                bail!("sms: outside dev mode set kind = \"http\" and the gateway url");
+            }
+            if self.email.kind != SenderKind::Smtp {
+                bail!("email: outside dev mode set kind = \"smtp\"");
+            }
+            if self.kek.is_none() && self.kek_file.is_none() {
+                bail!("kek or kek_file is required outside dev mode (P7)");
+            }
+        }
+        if self.sms.kind == SenderKind::Smtp || self.email.kind == SenderKind::Http {
+            bail!("sms.kind is console or http; email.kind is console or smtp");
+        }
+        Ok(())
+    }
+
+    /// The key-encryption key: from `kek`, `kek_file`, or, in dev mode only, a key
+    /// generated once into `data_dir` (with a loud warning).
+    pub fn load_kek(&self) -> anyhow::Result<Kek> {
+        if let Some(text) = &self.kek {
+            return Kek::from_base64(text).context("kek");
+        }
+        if let Some(path) = &self.kek_file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading kek_file {}", path.display()))?;
+            return Kek::from_base64(&text).context("kek_file");
+        }
+        if !self.dev_mode {
+            bail!("kek or kek_file is required outside dev mode");
+        }
+        let path = self.data_dir.join("sigillo-dev.kek");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return Kek::from_base64(&text).with_context(|| format!("dev key {}", path.display()));
+        }
+        let kek = Kek::generate(&mut rand::rngs::OsRng);
+        std::fs::create_dir_all(&self.data_dir)?;
+        write_private(&path, kek.to_base64().as_bytes())?;
+        tracing::warn!(
+            path = %path.display(),
+            "DEV MODE: generated a key-encryption key on disk. Never use this in production: set kek_file"
+        );
+        Ok(kek)
+    }
+
+    pub fn sms_auth_header(&self) -> anyhow::Result<Option<String>> {
+        secret(&self.sms.auth_header, &self.sms.auth_header_file)
+    }
+
+    pub fn smtp_password(&self) -> anyhow::Result<Option<String>> {
+        secret(&self.email.smtp_password, &self.email.smtp_password_file)
+    }
+}
+
+fn secret(inline: &Option<String>, file: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
+    match (inline, file) {
+        (Some(v), _) => Ok(Some(v.clone())),
+        (None, Some(path)) => Ok(Some(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?.trim_end().to_owned(),
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_is_the_defaults_for_production() {
+        let example =
+            Config::from_toml(EXAMPLE.replace("dev_mode = false", "dev_mode = true").as_str()).expect("example parses");
+        // The example shows production senders and a key file, commented where optional.
+        let expected = Config {
+            sms: example.sms.clone(),
+            email: example.email.clone(),
+            kek_file: example.kek_file.clone(),
+            ..Config::default()
+        };
+        assert_eq!(example, expected);
+        assert!(EXAMPLE.contains("dev_mode = false"));
+    }
+
+    #[test]
+    fn unknown_keys_and_unsafe_values_are_refused() {
+        assert!(Config::from_toml("listen_adress = \"0.0.0.0:1\"").is_err());
+        assert!(Config::from_toml("[security]\nsession_idle_secs = 301").is_err());
+        assert!(Config::from_toml("[security.lockout]\nmax_failures = 6").is_err());
+        assert!(Config::from_toml("[security.password]\nkind = \"numeric\"\nmin_length = 6\nmax_length = 32").is_err());
+        assert!(Config::from_toml("dev_mode = false").is_err(), "production needs real senders and a KEK");
+        assert!(Config::from_toml("[security]\nsession_idle_secs = 120").is_ok());
+    }
+}

@@ -1,0 +1,31 @@
+//! The sigillo server: strong customer authentication for banks.
+//!
+//! Data flows one way: a surface (web page, JSON API, operator command) calls a
+//! service, the service asks `sigillo-core` to decide, persists through
+//! `sigillo-store`, audits, and queues notifications in the outbox, which a worker
+//! delivers.
+//!
+//! # Layout
+//! - [`config`]: layered configuration.
+//! - [`app`]: building the app, the demo user, serving with graceful shutdown.
+//! - [`router`]: routes, layers, `/healthz`, `/metrics`, `/openapi.json`, `/dev/outbox`.
+//! - [`service`]: the use cases.
+//! - [`api`]: the JSON API. [`web`]: the web pages.
+//! - [`middleware`]: client address, rate limit, security headers.
+//! - [`notify`]: SMS/email texts, senders and the outbox worker.
+//! - [`admin`]: `sigillo admin …`.
+//! - [`clock`], [`metrics`], [`telemetry`].
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod api;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod metrics;
+pub mod middleware;
+pub mod notify;
+pub mod router;
+pub mod service;
+pub mod telemetry;
+pub mod web;

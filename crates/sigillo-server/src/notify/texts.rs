@@ -1,0 +1,171 @@
+//! The words of every SMS and email. SMS stay within one or two segments and in
+//! Italian, the customers' language; emails carry an English version below.
+//! None of them asks for a credential: the bank never does.
+
+/// Why an OTP is sent, named in the SMS so a customer who did not start it notices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtpPurpose {
+    Login,
+    Recovery,
+    PasswordChange,
+}
+
+impl OtpPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Recovery => "recovery",
+            Self::PasswordChange => "password_change",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "login" => Some(Self::Login),
+            "recovery" => Some(Self::Recovery),
+            "password_change" => Some(Self::PasswordChange),
+            _ => None,
+        }
+    }
+}
+
+pub fn otp_sms(purpose: OtpPurpose, code: &str, minutes: u64) -> String {
+    let what = match purpose {
+        OtpPurpose::Login => "accedere al servizio",
+        OtpPurpose::Recovery => "recuperare la password",
+        OtpPurpose::PasswordChange => "cambiare la password",
+    };
+    format!(
+        "sigillo: {code} e' il codice per {what}. Vale {minutes} minuti. Non comunicarlo a nessuno, neanche alla banca."
+    )
+}
+
+pub struct Email {
+    pub subject: String,
+    pub body: String,
+}
+
+fn email(subject_it: &str, subject_en: &str, body_it: &str, body_en: &str) -> Email {
+    Email {
+        subject: format!("{subject_it} / {subject_en}"),
+        body: format!("{body_it}\n\n---\n\n{body_en}\n\n-- \nsigillo\n"),
+    }
+}
+
+/// What was locked, in the customer's words.
+fn secret_it(secret: &str) -> &'static str {
+    match secret {
+        "sms_otp" => "codice SMS",
+        "security_code" => "codice di sicurezza",
+        _ => "password",
+    }
+}
+
+fn secret_en(secret: &str) -> &'static str {
+    match secret {
+        "sms_otp" => "SMS code",
+        "security_code" => "security code",
+        _ => "password",
+    }
+}
+
+/// RTS art. 4: the customer is alerted before a block becomes permanent.
+pub fn temporary_lock_sms(secret: &str, minutes: u64, permanent_next: bool) -> String {
+    let next = if permanent_next { " Dopo altri tentativi errati il blocco sara' definitivo." } else { "" };
+    format!(
+        "sigillo: troppi tentativi errati ({}). Accesso sospeso per {minutes} minuti.{next} Se non sei stato tu, chiama la banca.",
+        secret_it(secret)
+    )
+}
+
+pub fn temporary_lock_email(secret: &str, minutes: u64, permanent_next: bool) -> Email {
+    let (next_it, next_en) = if permanent_next {
+        (
+            "Se i prossimi tentativi saranno ancora errati, l'utenza verra' bloccata in modo definitivo e potrai sbloccarla solo con il codice di sicurezza o in filiale.",
+            "If the next attempts fail again, your user will be locked permanently; you will then unlock it with your security code or at your branch.",
+        )
+    } else {
+        ("", "")
+    };
+    email(
+        "Accesso sospeso per troppi tentativi errati",
+        "Access suspended after too many failed attempts",
+        &format!(
+            "Abbiamo registrato troppi tentativi errati ({}). Per proteggerti abbiamo sospeso l'accesso per {minutes} minuti.\n{next_it}\nSe non sei stato tu, contatta subito la banca.",
+            secret_it(secret)
+        ),
+        &format!(
+            "We recorded too many failed attempts ({}). To protect you, access is suspended for {minutes} minutes.\n{next_en}\nIf this was not you, contact the bank at once.",
+            secret_en(secret)
+        ),
+    )
+}
+
+pub fn permanent_lock_sms(secret: &str) -> String {
+    format!(
+        "sigillo: utenza bloccata per troppi tentativi errati ({}). Sbloccala con il codice di sicurezza da 'Password dimenticata' o in filiale.",
+        secret_it(secret)
+    )
+}
+
+pub fn permanent_lock_email(secret: &str) -> Email {
+    email(
+        "Utenza bloccata",
+        "User locked",
+        &format!(
+            "La tua utenza e' stata bloccata dopo troppi tentativi errati ({}). Puoi sbloccarla e scegliere una nuova password con il codice di sicurezza, dalla pagina 'Password dimenticata', oppure in filiale.",
+            secret_it(secret)
+        ),
+        &format!(
+            "Your user was locked after too many failed attempts ({}). Unlock it and choose a new password with your security code on the 'Forgot password' page, or at your branch.",
+            secret_en(secret)
+        ),
+    )
+}
+
+pub fn email_validation(link: &str) -> Email {
+    email(
+        "Conferma il tuo indirizzo email",
+        "Confirm your email address",
+        &format!(
+            "Per confermare questo indirizzo apri il link qui sotto e premi \"Conferma\":\n{link}\n\nSe non hai chiesto tu questa verifica, ignora questo messaggio."
+        ),
+        &format!(
+            "To confirm this address, open the link below and press \"Confirm\":\n{link}\n\nIf you did not ask for this, ignore this message."
+        ),
+    )
+}
+
+pub fn access_confirmed(user_code: &str, alias: Option<&str>) -> Email {
+    let alias_it = alias.map(|a| format!(" e l'alias {a}")).unwrap_or_default();
+    let alias_en = alias.map(|a| format!(" or your alias {a}")).unwrap_or_default();
+    email(
+        "Il tuo accesso e' attivo",
+        "Your access is active",
+        &format!(
+            "Il tuo accesso a sigillo e' attivo. Accedi con il codice utente {user_code}{alias_it} e la password che hai scelto. La banca non ti chiedera' mai password o codici."
+        ),
+        &format!(
+            "Your sigillo access is active. Sign in with user code {user_code}{alias_en} and the password you chose. The bank will never ask you for passwords or codes."
+        ),
+    )
+}
+
+pub fn password_changed_sms() -> String {
+    "sigillo: la password della tua utenza e' stata cambiata. Se non sei stato tu, chiama subito la banca.".into()
+}
+
+pub fn password_changed_email() -> Email {
+    email(
+        "Password cambiata",
+        "Password changed",
+        "La password della tua utenza e' stata appena cambiata. Se non sei stato tu, contatta subito la banca.",
+        "The password of your user has just been changed. If this was not you, contact the bank at once.",
+    )
+}
+
+pub fn phone_changed_sms(masked_new: &str) -> String {
+    format!(
+        "sigillo: il numero certificato della tua utenza e' stato cambiato in {masked_new}. Se non l'hai chiesto tu, chiama subito la banca."
+    )
+}

@@ -1,0 +1,89 @@
+//! The outbox worker: delivers due messages with exponential backoff. Several nodes
+//! may run it at once; a claim (a lease in the row) keeps each message to one worker,
+//! and a worker that dies simply lets its lease run out.
+
+use super::email::EmailSender;
+use super::sms::SmsSender;
+use crate::service::Services;
+use sigillo_store::repo::outbox;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const BATCH: i64 = 20;
+const LEASE_MS: i64 = 60_000;
+
+#[derive(Clone, Debug)]
+pub struct Senders {
+    pub sms: SmsSender,
+    pub email: EmailSender,
+}
+
+/// Runs until `shutdown` turns true, then finishes the batch in hand.
+pub async fn run(services: Services, senders: Senders, mut shutdown: watch::Receiver<bool>) {
+    let poll = Duration::from_millis(services.cfg.outbox.poll_ms.max(10));
+    loop {
+        if let Err(e) = deliver_due(&services, &senders).await {
+            tracing::error!(error = %e, "outbox worker");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// One pass: claims due messages and tries each once. Returns how many were delivered.
+pub async fn deliver_due(services: &Services, senders: &Senders) -> anyhow::Result<usize> {
+    let now = services.now().0;
+    let batch = {
+        let mut tx = services.store.begin().await?;
+        let batch = outbox::claim_due(&mut tx, now, BATCH, LEASE_MS).await?;
+        sigillo_store::commit(tx).await?;
+        batch
+    };
+    let mut delivered = 0;
+    for msg in batch {
+        let result = match msg.channel.as_str() {
+            "sms" => senders.sms.send(&msg.recipient, &msg.body).await,
+            _ => senders.email.send(&msg.recipient, msg.subject.as_deref().unwrap_or_default(), &msg.body).await,
+        };
+        let mut conn = services.store.conn().await?;
+        let now = services.now().0;
+        match result {
+            Ok(()) => {
+                outbox::mark_delivered(&mut conn, &msg.id, now).await?;
+                services.metrics.deliveries.with_label_values(&[&msg.channel, "delivered"]).inc();
+                delivered += 1;
+            }
+            Err(error) => {
+                // The text is never logged: it may hold a one-time code.
+                let give_up = msg.attempts >= i64::from(services.cfg.outbox.max_attempts);
+                let next = if give_up { i64::MAX } else { now + backoff_ms(msg.attempts) };
+                tracing::warn!(id = %msg.id, channel = %msg.channel, attempts = msg.attempts, give_up, %error, "delivery failed");
+                outbox::mark_failed(&mut conn, &msg.id, &error, next).await?;
+                services.metrics.deliveries.with_label_values(&[&msg.channel, "failed"]).inc();
+            }
+        }
+    }
+    Ok(delivered)
+}
+
+/// 2 s, 4 s, 8 s … capped at one hour.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(1, 12)).unwrap_or(12);
+    (1000 * 2i64.pow(exp)).min(3_600_000)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(super::backoff_ms(1), 2_000);
+        assert_eq!(super::backoff_ms(2), 4_000);
+        assert_eq!(super::backoff_ms(11), 2_048_000);
+        assert_eq!(super::backoff_ms(40), 3_600_000);
+    }
+}

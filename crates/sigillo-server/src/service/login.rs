@@ -1,0 +1,291 @@
+//! Login: user code or alias + password, then a second factor, then a session.
+//!
+//! Until devices arrive the second factor is an SMS OTP to the certified phone
+//! (possession of the SIM). A flow is identified by a random handle the client holds;
+//! the store keeps only its digest. Every failure, whatever its cause, is the same
+//! [`ServiceError::AuthFailed`] (P9); the cause goes to the audit trail.
+
+use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
+use crate::notify;
+use crate::notify::texts::{self, OtpPurpose};
+use serde_json::json;
+use sigillo_core::attempts::Secret;
+use sigillo_core::{identity, sms_otp, token};
+use sigillo_store::repo::flows::{self, Flow};
+use sigillo_store::repo::users::{self, User, UserStatus};
+use std::time::Duration;
+
+/// The answer to a correct password: the flow to finish with a second factor.
+#[derive(Debug)]
+pub struct FlowStarted {
+    pub flow: String,
+    pub methods: Vec<&'static str>,
+}
+
+#[derive(Debug)]
+pub struct OtpSent {
+    /// The certified phone, masked.
+    pub to: String,
+    pub sends_left: u32,
+}
+
+/// A session handed out once a login flow is approved.
+#[derive(Debug)]
+pub struct Grant {
+    pub token: String,
+    pub must_change_password: bool,
+}
+
+#[derive(Debug)]
+pub struct FlowStatus {
+    /// `pending`, `approved`, `rejected` or `expired`.
+    pub status: &'static str,
+    pub grant: Option<Grant>,
+}
+
+/// The store's key for a flow handle.
+pub(crate) fn flow_id(handle: &str) -> String {
+    hex::encode(token::digest(handle))
+}
+
+impl Services {
+    /// Step one: the password. Starts a flow on success.
+    pub async fn start_login(&self, username: &str, password: &str, origin: &Origin) -> ServiceResult<FlowStarted> {
+        let user = {
+            let mut conn = self.store.conn().await?;
+            users::by_username(&mut conn, username).await?
+        };
+        let Some(user) = user else {
+            self.verify_secret(None, password).await?;
+            self.login_failed(None, "unknown_user", origin).await?;
+            return Err(ServiceError::AuthFailed);
+        };
+        if !self.login_allowed(&user).await? {
+            self.verify_secret(None, password).await?;
+            self.login_failed(Some(&user), "locked", origin).await?;
+            return Err(ServiceError::AuthFailed);
+        }
+        let Some(reservation) = self.reserve_attempt(&user, Secret::Password, origin).await? else {
+            self.verify_secret(None, password).await?;
+            self.login_failed(Some(&user), "locked", origin).await?;
+            return Err(ServiceError::AuthFailed);
+        };
+        let ok = self.verify_secret(Some(&user.password_hash), password).await?;
+        self.record_outcome(&user, Secret::Password, reservation, ok, origin).await?;
+        if !ok {
+            self.metrics.logins.with_label_values(&["failure"]).inc();
+            return Err(ServiceError::AuthFailed);
+        }
+        let flow = self.create_flow(&user, OtpPurpose::Login, origin).await?;
+        Ok(FlowStarted { flow, methods: vec!["sms"] })
+    }
+
+    async fn login_failed(&self, user: Option<&User>, reason: &str, origin: &Origin) -> ServiceResult<()> {
+        self.metrics.logins.with_label_values(&["failure"]).inc();
+        let mut tx = self.store.begin().await?;
+        let subject = user.map(|u| u.id.as_str()).unwrap_or_default();
+        audit(&mut tx, self.now(), &Actor::Anonymous, "login.failed", subject, origin, json!({ "reason": reason }))
+            .await?;
+        sigillo_store::commit(tx).await?;
+        Ok(())
+    }
+
+    /// Creates a pending flow for `user` and returns its handle.
+    pub(crate) async fn create_flow(&self, user: &User, purpose: OtpPurpose, origin: &Origin) -> ServiceResult<String> {
+        let now = self.now();
+        let handle = token::generate(&mut rand::rngs::OsRng);
+        let expires = now.plus(Duration::from_secs(self.cfg.security.login_flow_secs));
+        let mut tx = self.store.begin().await?;
+        flows::create(&mut tx, &flow_id(&handle), &user.id, purpose.as_str(), now.0, expires.0).await?;
+        audit(
+            &mut tx,
+            now,
+            &Actor::User(user.id.clone()),
+            &format!("{}.started", purpose.as_str()),
+            &user.id,
+            origin,
+            json!({}),
+        )
+        .await?;
+        sigillo_store::commit(tx).await?;
+        Ok(handle)
+    }
+
+    /// Loads a pending, unexpired flow of the given purpose.
+    async fn pending_flow(&self, handle: &str, purpose: OtpPurpose) -> ServiceResult<(Flow, User)> {
+        let mut conn = self.store.conn().await?;
+        let flow = flows::get(&mut conn, &flow_id(handle)).await?.ok_or(ServiceError::FlowOver)?;
+        if flow.purpose != purpose.as_str() || flow.status != "pending" || flow.expires_at <= self.now().0 {
+            return Err(ServiceError::FlowOver);
+        }
+        let user = users::by_id(&mut conn, &flow.user_id).await?.ok_or(ServiceError::FlowOver)?;
+        Ok((flow, user))
+    }
+
+    /// Sends (or sends again) the flow's SMS OTP to the certified phone. A new code
+    /// replaces the old one; the failure count is the user's and is not reset (P2).
+    pub async fn send_flow_otp(&self, handle: &str, purpose: OtpPurpose, origin: &Origin) -> ServiceResult<OtpSent> {
+        let (flow, user) = self.pending_flow(handle, purpose).await?;
+        let now = self.now();
+        let code = sms_otp::generate(&mut rand::rngs::OsRng);
+        let digest = sms_otp::digest(&self.otp_key, &flow.id, &code);
+        let ttl = self.cfg.security.otp_ttl_secs;
+        let max = self.cfg.security.otp_max_sends;
+        let mut tx = self.store.begin().await?;
+        if !flows::set_otp(&mut tx, &flow.id, &digest, now.plus(Duration::from_secs(ttl)).0, i64::from(max), now.0)
+            .await?
+        {
+            return Err(ServiceError::TooManyCodes);
+        }
+        notify::queue_sms(&mut tx, &user.phone, &texts::otp_sms(purpose, &code, ttl.div_ceil(60)), now).await?;
+        audit(
+            &mut tx,
+            now,
+            &Actor::User(user.id.clone()),
+            "otp.sent",
+            &user.id,
+            origin,
+            json!({
+                "purpose": purpose.as_str(), "channel_to": "sms", "send": flow.otp_sends + 1,
+            }),
+        )
+        .await?;
+        sigillo_store::commit(tx).await?;
+        self.metrics.otp_sent.with_label_values(&["sms"]).inc();
+        let sent = u32::try_from(flow.otp_sends + 1).unwrap_or(max);
+        Ok(OtpSent { to: identity::mask_phone(&user.phone), sends_left: max.saturating_sub(sent) })
+    }
+
+    /// Checks the flow's SMS OTP, counted against the user's limit. On success the flow
+    /// is approved (once: a replay or a concurrent duplicate fails, P8) and the phone
+    /// counts as certified, since the customer has just proved they hold it.
+    pub(crate) async fn verify_flow_otp(
+        &self,
+        handle: &str,
+        purpose: OtpPurpose,
+        code: &str,
+        origin: &Origin,
+    ) -> ServiceResult<(Flow, User)> {
+        let (flow, user) = self.pending_flow(handle, purpose).await.map_err(|_| ServiceError::AuthFailed)?;
+        let Some(reservation) = self.reserve_attempt(&user, Secret::SmsOtp, origin).await? else {
+            self.fail_flow(&flow, "locked").await?;
+            return Err(ServiceError::AuthFailed);
+        };
+        let digest = sms_otp::digest(&self.otp_key, &flow.id, code);
+        let now = self.now();
+        // The digest is keyed (HMAC), so comparing it in SQL leaks nothing an attacker can use.
+        let approved = {
+            let mut tx = self.store.begin().await?;
+            let ok = flows::approve_with_otp(&mut tx, &flow.id, &digest, now.0).await?;
+            if ok && !user.phone_certified && users::certify_phone(&mut tx, &user.id, &user.phone, now.0).await? {
+                audit(&mut tx, now, &Actor::User(user.id.clone()), "phone.certified", &user.id, origin, json!({}))
+                    .await?;
+            }
+            sigillo_store::commit(tx).await?;
+            ok
+        };
+        let lock = self.record_outcome(&user, Secret::SmsOtp, reservation, approved, origin).await?;
+        if !approved {
+            if lock.is_some() {
+                self.fail_flow(&flow, "locked").await?;
+            }
+            return Err(ServiceError::AuthFailed);
+        }
+        let mut tx = self.store.begin().await?;
+        audit(
+            &mut tx,
+            now,
+            &Actor::User(user.id.clone()),
+            &format!("{}.second_factor_ok", purpose.as_str()),
+            &user.id,
+            origin,
+            json!({ "method": "sms" }),
+        )
+        .await?;
+        sigillo_store::commit(tx).await?;
+        Ok((flow, user))
+    }
+
+    async fn fail_flow(&self, flow: &Flow, reason: &str) -> ServiceResult<()> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        if flows::transition(&mut tx, &flow.id, "pending", "rejected", now.0).await? {
+            audit(
+                &mut tx,
+                now,
+                &Actor::System,
+                "flow.rejected",
+                &flow.user_id,
+                &Origin::cli(),
+                json!({ "reason": reason, "purpose": flow.purpose }),
+            )
+            .await?;
+        }
+        sigillo_store::commit(tx).await?;
+        Ok(())
+    }
+
+    /// Step two of a login: the SMS OTP. Returns the session at once.
+    pub async fn submit_login_otp(&self, handle: &str, code: &str, origin: &Origin) -> ServiceResult<Grant> {
+        self.verify_flow_otp(handle, OtpPurpose::Login, code, origin).await?;
+        match self.login_status(handle, origin).await?.grant {
+            Some(grant) => Ok(grant),
+            None => Err(ServiceError::AuthFailed),
+        }
+    }
+
+    /// Where a login flow stands. The first call after approval claims the session
+    /// (exactly once); later calls see `approved` without a token.
+    pub async fn login_status(&self, handle: &str, origin: &Origin) -> ServiceResult<FlowStatus> {
+        let now = self.now();
+        let id = flow_id(handle);
+        let flow = {
+            let mut conn = self.store.conn().await?;
+            flows::get(&mut conn, &id).await?.ok_or(ServiceError::NotFound)?
+        };
+        if flow.purpose != OtpPurpose::Login.as_str() {
+            return Err(ServiceError::NotFound);
+        }
+        let status = match flow.status.as_str() {
+            "pending" if flow.expires_at <= now.0 => "expired",
+            "pending" => "pending",
+            "approved" | "consumed" => "approved",
+            _ => "rejected",
+        };
+        if flow.status != "approved" {
+            return Ok(FlowStatus { status, grant: None });
+        }
+        let mut tx = self.store.begin().await?;
+        if !flows::transition(&mut tx, &id, "approved", "consumed", now.0).await? {
+            return Ok(FlowStatus { status, grant: None });
+        }
+        let user = users::by_id(&mut tx, &flow.user_id).await?.ok_or(ServiceError::NotFound)?;
+        let grant = self.open_session(&mut tx, &user, origin).await?;
+        sigillo_store::commit(tx).await?;
+        self.metrics.logins.with_label_values(&["success"]).inc();
+        Ok(FlowStatus { status, grant: Some(grant) })
+    }
+
+    /// A new session for `user`, limited to the password change while the password is
+    /// an envelope's initial one.
+    async fn open_session(&self, tx: &mut sigillo_store::Conn, user: &User, origin: &Origin) -> ServiceResult<Grant> {
+        let now = self.now();
+        let token = token::generate(&mut rand::rngs::OsRng);
+        let must_change = user.password_initial || user.status == UserStatus::MustChangePassword;
+        let scope = if must_change { super::session::SCOPE_PASSWORD_ONLY } else { super::session::SCOPE_FULL };
+        let session_id =
+            sigillo_store::repo::sessions::create(tx, &token::digest(&token), &user.id, scope, origin.channel, now.0)
+                .await?;
+        audit(
+            tx,
+            now,
+            &Actor::User(user.id.clone()),
+            "login.succeeded",
+            &user.id,
+            origin,
+            json!({ "session": session_id, "scope": scope }),
+        )
+        .await?;
+        Ok(Grant { token, must_change_password: must_change })
+    }
+}

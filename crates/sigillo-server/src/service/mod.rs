@@ -1,0 +1,183 @@
+//! Use cases: the only layer that loads state, asks `sigillo-core` to decide, persists,
+//! audits and queues notifications. The web pages, the JSON API and the operator
+//! commands all call these functions, so a rule holds the same on every surface.
+//!
+//! # Layout
+//! - [`error`]: `ServiceError`, one uniform authentication failure.
+//! - [`secrets`]: attempt-limited verification of any secret (RTS art. 4(3)(b)).
+//! - [`login`]: password, then SMS OTP, then a session.
+//! - [`session`]: bearer sessions with the 5-minute idle limit.
+//! - [`account`]: first access, password and alias changes, email validation.
+//! - [`recovery`]: security code + SMS OTP → new password.
+//! - [`operator`]: what branch and contact-centre staff do (`sigillo admin`).
+
+pub mod account;
+pub mod error;
+pub mod login;
+pub mod operator;
+pub mod recovery;
+pub mod secrets;
+pub mod session;
+
+pub use error::{ServiceError, ServiceResult};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use serde_json::Value;
+use sigillo_core::kek::Kek;
+use sigillo_core::time::UnixMillis;
+use sigillo_store::{Conn, Store, repo};
+use std::net::IpAddr;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
+
+/// Where a request came from, for the audit trail.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub channel: &'static str,
+    pub ip: Option<IpAddr>,
+}
+
+impl Origin {
+    pub fn cli() -> Self {
+        Self { channel: "cli", ip: None }
+    }
+}
+
+/// Who acted, as the audit trail names them.
+#[derive(Clone, Debug)]
+pub enum Actor {
+    User(String),
+    Operator(String),
+    Anonymous,
+    System,
+}
+
+impl Actor {
+    fn label(&self) -> String {
+        match self {
+            Self::User(id) => format!("user:{id}"),
+            Self::Operator(name) => format!("operator:{name}"),
+            Self::Anonymous => "anonymous".into(),
+            Self::System => "system".into(),
+        }
+    }
+}
+
+/// The services of one node: cheap to clone, shared by every request.
+#[derive(Clone, Debug)]
+pub struct Services {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub struct Inner {
+    pub store: Store,
+    pub cfg: Config,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    kek: Kek,
+    otp_key: Zeroizing<[u8; 32]>,
+    csrf_key: Zeroizing<[u8; 32]>,
+    /// Verified against when the user does not exist, so timing does not tell (P9).
+    dummy_hash: String,
+    /// Argon2 runs on blocking threads, at most one per core at a time: more would only
+    /// add memory and latency, not throughput.
+    hash_permits: Semaphore,
+}
+
+impl std::ops::Deref for Services {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Services {
+    pub async fn new(store: Store, cfg: Config, clock: Arc<dyn Clock>, kek: Kek) -> anyhow::Result<Self> {
+        let otp_key = kek.derive("sigillo/sms-otp/v1");
+        let csrf_key = kek.derive("sigillo/csrf/v1");
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let params = cfg.security.hashing;
+        let dummy_hash = tokio::task::spawn_blocking(move || {
+            let mut filler = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut filler);
+            params.hash(&hex::encode(filler), &mut rand::rngs::OsRng)
+        })
+        .await??;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                cfg,
+                clock,
+                metrics: Metrics::new()?,
+                kek,
+                otp_key,
+                csrf_key,
+                dummy_hash,
+                hash_permits: Semaphore::new(cores),
+            }),
+        })
+    }
+
+    pub fn now(&self) -> UnixMillis {
+        self.clock.now()
+    }
+
+    pub fn kek(&self) -> &Kek {
+        &self.kek
+    }
+
+    pub fn csrf_key(&self) -> &[u8; 32] {
+        &self.csrf_key
+    }
+
+    /// Hashes a secret with Argon2id off the async runtime.
+    pub async fn hash_secret(&self, secret: &str) -> ServiceResult<String> {
+        let _permit = self.hash_permits.acquire().await.map_err(anyhow::Error::from)?;
+        let secret = Zeroizing::new(secret.to_owned());
+        let params = self.cfg.security.hashing;
+        let hash = tokio::task::spawn_blocking(move || params.hash(&secret, &mut rand::rngs::OsRng))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(anyhow::Error::from)?;
+        Ok(hash)
+    }
+
+    /// Verifies a secret against a PHC hash off the async runtime. `None` verifies
+    /// against the dummy hash (and fails), so a missing user costs the same time.
+    pub async fn verify_secret(&self, phc: Option<&str>, secret: &str) -> ServiceResult<bool> {
+        let _permit = self.hash_permits.acquire().await.map_err(anyhow::Error::from)?;
+        let known = phc.is_some();
+        let phc = phc.unwrap_or(&self.dummy_hash).to_owned();
+        let secret = Zeroizing::new(secret.to_owned());
+        let ok = tokio::task::spawn_blocking(move || sigillo_core::password::verify(&phc, &secret))
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok(ok && known)
+    }
+}
+
+/// Appends an audit record in the caller's transaction (P11). `detail` must never hold
+/// a secret: callers pass ids, reasons, counts and the origin only.
+pub(crate) async fn audit(
+    conn: &mut Conn,
+    now: UnixMillis,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    origin: &Origin,
+    mut detail: Value,
+) -> ServiceResult<()> {
+    if let Value::Object(map) = &mut detail {
+        map.insert("channel".into(), Value::from(origin.channel));
+        if let Some(ip) = origin.ip {
+            map.insert("ip".into(), Value::from(ip.to_string()));
+        }
+    }
+    repo::audit::append(conn, now.0, &actor.label(), action, subject, &detail.to_string()).await?;
+    tracing::info!(target: "audit", action, subject, actor = %actor.label(), "security event");
+    Ok(())
+}

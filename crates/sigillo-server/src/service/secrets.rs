@@ -1,0 +1,162 @@
+//! Attempt-limited verification of any secret (RTS art. 4(3)(b), DESIGN P2).
+//!
+//! Every verification is sandwiched: [`Services::reserve_attempt`] counts it *before*
+//! the secret is checked (so parallel guesses cannot overtake the limit), then
+//! [`Services::record_outcome`] resets the count on success, or on the last allowed
+//! failure locks the secret, alerts the customer and, for a permanent lock, locks the user.
+
+use super::{Actor, Origin, ServiceResult, Services, audit};
+use crate::notify::{self, texts};
+use serde_json::json;
+use sigillo_core::attempts::{Lock, Secret};
+use sigillo_store::repo::attempts::{self, Reservation};
+use sigillo_store::repo::sessions;
+use sigillo_store::repo::users::{self, User, UserStatus};
+
+impl Services {
+    /// Counts one attempt at `secret` for `user`; `None` when the secret is locked.
+    pub(crate) async fn reserve_attempt(
+        &self,
+        user: &User,
+        secret: Secret,
+        origin: &Origin,
+    ) -> ServiceResult<Option<Reservation>> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let reservation =
+            attempts::reserve(&mut tx, &user.id, secret, self.cfg.security.lockout.limit(), now.0).await?;
+        if reservation.is_none() {
+            audit(
+                &mut tx,
+                now,
+                &Actor::Anonymous,
+                "auth.refused_locked",
+                &user.id,
+                origin,
+                json!({ "secret": secret.as_str() }),
+            )
+            .await?;
+        }
+        sigillo_store::commit(tx).await?;
+        Ok(reservation)
+    }
+
+    /// Records the outcome of a reserved attempt. Returns the lock it caused, if any.
+    pub(crate) async fn record_outcome(
+        &self,
+        user: &User,
+        secret: Secret,
+        reservation: Reservation,
+        ok: bool,
+        origin: &Origin,
+    ) -> ServiceResult<Option<Lock>> {
+        let now = self.now();
+        let policy = self.cfg.security.lockout;
+        let mut tx = self.store.begin().await?;
+        if ok {
+            attempts::succeed(&mut tx, &user.id, secret, now.0).await?;
+            sigillo_store::commit(tx).await?;
+            return Ok(None);
+        }
+        self.metrics.auth_failures.with_label_values(&[secret.as_str()]).inc();
+        audit(
+            &mut tx,
+            now,
+            &Actor::Anonymous,
+            &format!("{}.failed", secret.as_str()),
+            &user.id,
+            origin,
+            json!({ "consecutive_failures": reservation.failures }),
+        )
+        .await?;
+        let mut applied = None;
+        if reservation.failures >= policy.limit() {
+            let lock = policy.lock_after(reservation.lock_count, now);
+            if attempts::lock(&mut tx, &user.id, secret, policy.limit(), lock, now.0).await? {
+                self.apply_lock(&mut tx, user, secret, lock, origin).await?;
+                applied = Some(lock);
+            }
+        }
+        sigillo_store::commit(tx).await?;
+        Ok(applied)
+    }
+
+    /// The consequences of a lock: the customer is told at once (RTS art. 4: before a
+    /// block is made permanent), and a permanent lock locks the user and ends its sessions.
+    async fn apply_lock(
+        &self,
+        tx: &mut sigillo_store::Conn,
+        user: &User,
+        secret: Secret,
+        lock: Lock,
+        origin: &Origin,
+    ) -> ServiceResult<()> {
+        let now = self.now();
+        match lock {
+            Lock::Temporary { until, permanent_after_next } => {
+                let minutes = u64::try_from((until.0 - now.0).max(0) / 60_000).unwrap_or(0).max(1);
+                notify::queue_sms(
+                    tx,
+                    &user.phone,
+                    &texts::temporary_lock_sms(secret.as_str(), minutes, permanent_after_next),
+                    now,
+                )
+                .await?;
+                if let Some(email) = &user.email {
+                    let mail = texts::temporary_lock_email(secret.as_str(), minutes, permanent_after_next);
+                    notify::queue_email(tx, email, &mail.subject, &mail.body, now).await?;
+                }
+                audit(
+                    tx,
+                    now,
+                    &Actor::System,
+                    "lock.temporary",
+                    &user.id,
+                    origin,
+                    json!({
+                        "secret": secret.as_str(), "until": until.0, "permanent_after_next": permanent_after_next,
+                    }),
+                )
+                .await?;
+            }
+            Lock::Permanent => {
+                if user.status != UserStatus::Blocked {
+                    users::set_status(tx, &user.id, UserStatus::Locked, now.0).await?;
+                }
+                sessions::end_all_for_user(tx, &user.id, "locked", now.0).await?;
+                notify::queue_sms(tx, &user.phone, &texts::permanent_lock_sms(secret.as_str()), now).await?;
+                if let Some(email) = &user.email {
+                    let mail = texts::permanent_lock_email(secret.as_str());
+                    notify::queue_email(tx, email, &mail.subject, &mail.body, now).await?;
+                }
+                audit(
+                    tx,
+                    now,
+                    &Actor::System,
+                    "lock.permanent",
+                    &user.id,
+                    origin,
+                    json!({ "secret": secret.as_str() }),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `user` may try to log in now: not locked or blocked, and neither login
+    /// secret locked.
+    pub(crate) async fn login_allowed(&self, user: &User) -> ServiceResult<bool> {
+        if matches!(user.status, UserStatus::Locked | UserStatus::Blocked) {
+            return Ok(false);
+        }
+        let now = self.now().0;
+        let mut conn = self.store.conn().await?;
+        for secret in [Secret::Password, Secret::SmsOtp] {
+            if attempts::get(&mut conn, &user.id, secret).await?.is_locked(now) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}

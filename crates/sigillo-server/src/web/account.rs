@@ -1,0 +1,353 @@
+//! The signed-in customer's pages: home, first access, password, alias, email, logout.
+
+use super::auth::{CsrfOnly, HasCsrf, checked, has_csrf};
+use super::forms::{Ctx, PASSWORD_FLOW, SESSION};
+use crate::middleware::client::WebOrigin;
+use crate::router::AppState;
+use crate::service::ServiceError;
+use crate::service::session::SessionCtx;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::context;
+use serde::Deserialize;
+use sigillo_core::identity;
+use zeroize::Zeroizing;
+
+/// The session behind the cookie, or the way back to the login page.
+async fn session(state: &AppState, ctx: &mut Ctx) -> Result<SessionCtx, Response> {
+    let Some(token) = ctx.get(SESSION) else {
+        return Err(Redirect::to("/login").into_response());
+    };
+    match state.services.authenticate(&token).await {
+        Ok(s) => Ok(s),
+        Err(_) => {
+            ctx.remove(SESSION);
+            Err((std::mem::take(&mut ctx.jar), Redirect::to("/login")).into_response())
+        }
+    }
+}
+
+/// A full session: one limited to the first password change is sent there.
+async fn full_session(state: &AppState, ctx: &mut Ctx) -> Result<SessionCtx, Response> {
+    let s = session(state, ctx).await?;
+    if s.must_change_password() {
+        return Err(Redirect::to("/first-access").into_response());
+    }
+    Ok(s)
+}
+
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+pub async fn home(State(state): State<AppState>, mut ctx: Ctx, Query(q): Query<Done>) -> Response {
+    let s = match full_session(&state, &mut ctx).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let notice = match q.done.as_deref() {
+        Some("first_access") => Some("first_access_done"),
+        Some("password") => Some("password_changed"),
+        Some("alias") => Some("alias_saved"),
+        Some("email_resent") => Some("email_resent"),
+        _ => None,
+    };
+    let u = &s.user;
+    state.web.render(
+        &ctx,
+        StatusCode::OK,
+        "home.html",
+        context! {
+            signed_in => true,
+            notice => notice,
+            user_code => &u.user_code,
+            alias => &u.alias,
+            phone => identity::mask_phone(&u.phone),
+            email => &u.email,
+            email_verified => u.email_verified,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct FirstAccessForm {
+    csrf: String,
+    current_password: Zeroizing<String>,
+    new_password: Zeroizing<String>,
+    confirm_password: Zeroizing<String>,
+    #[serde(default)]
+    alias: String,
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    current_password: Zeroizing<String>,
+    new_password: Zeroizing<String>,
+    confirm_password: Zeroizing<String>,
+    code: Zeroizing<String>,
+}
+
+#[derive(Deserialize)]
+pub struct AliasForm {
+    csrf: String,
+    #[serde(default)]
+    alias: String,
+    #[serde(default)]
+    action: String,
+}
+
+#[derive(Deserialize)]
+pub struct EmailVerifyForm {
+    csrf: String,
+    token: String,
+}
+
+has_csrf!(FirstAccessForm, PasswordForm, AliasForm, EmailVerifyForm);
+
+fn first_access_for(state: &AppState, ctx: &Ctx, status: StatusCode, error: Option<String>, alias: &str) -> Response {
+    state.web.render(
+        ctx,
+        status,
+        "first_access.html",
+        context! {
+            signed_in => true, error => error, alias => alias, password_hint => state.web_password_hint(),
+        },
+    )
+}
+
+pub async fn first_access_page(State(state): State<AppState>, mut ctx: Ctx) -> Response {
+    let s = match session(&state, &mut ctx).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    if !s.must_change_password() {
+        return Redirect::to("/").into_response();
+    }
+    first_access_for(&state, &ctx, StatusCode::OK, None, "")
+}
+
+pub async fn first_access_submit(
+    State(state): State<AppState>,
+    mut ctx: Ctx,
+    WebOrigin(origin): WebOrigin,
+    form: Result<Form<FirstAccessForm>, FormRejection>,
+) -> Response {
+    let form = match checked(&state, &ctx, form) {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    let s = match session(&state, &mut ctx).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    if *form.new_password != *form.confirm_password {
+        return first_access_for(
+            &state,
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("err_password_mismatch".into()),
+            &form.alias,
+        );
+    }
+    let alias = Some(form.alias.as_str()).filter(|a| !a.trim().is_empty());
+    match state.services.complete_first_access(&s, &form.current_password, &form.new_password, alias, &origin).await {
+        Ok(()) => Redirect::to("/?done=first_access").into_response(),
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Taken(_) | ServiceError::AuthFailed)) => {
+            first_access_for(&state, &ctx, super::web_status(&e), Some(format!("err_{}", e.code())), &form.alias)
+        }
+        Err(e) => state.web.error(ctx, e),
+    }
+}
+
+fn password_for(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<&str>,
+) -> Response {
+    let code_sent = ctx.get(PASSWORD_FLOW).is_some();
+    state.web.render(ctx, status, "password.html", context! {
+        signed_in => true, error => error, notice => notice, code_sent => code_sent, password_hint => state.web_password_hint(),
+    })
+}
+
+pub async fn password_page(State(state): State<AppState>, mut ctx: Ctx) -> Response {
+    if let Err(resp) = full_session(&state, &mut ctx).await {
+        return resp;
+    }
+    password_for(&state, &ctx, StatusCode::OK, None, None)
+}
+
+pub async fn password_otp(
+    State(state): State<AppState>,
+    mut ctx: Ctx,
+    WebOrigin(origin): WebOrigin,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> Response {
+    if let Err(resp) = checked(&state, &ctx, form) {
+        return resp;
+    }
+    let s = match full_session(&state, &mut ctx).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    match state.services.start_password_change(&s, &origin).await {
+        Ok((started, _)) => {
+            ctx.set(PASSWORD_FLOW, started.flow);
+            password_for(&state, &ctx, StatusCode::OK, None, Some("otp_resent"))
+        }
+        Err(e) => state.web.error(ctx, e),
+    }
+}
+
+pub async fn password_submit(
+    State(state): State<AppState>,
+    mut ctx: Ctx,
+    WebOrigin(origin): WebOrigin,
+    form: Result<Form<PasswordForm>, FormRejection>,
+) -> Response {
+    let form = match checked(&state, &ctx, form) {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    let s = match full_session(&state, &mut ctx).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let Some(flow) = ctx.get(PASSWORD_FLOW) else {
+        return password_for(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, Some("err_otp_required".into()), None);
+    };
+    if *form.new_password != *form.confirm_password {
+        return password_for(
+            &state,
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("err_password_mismatch".into()),
+            None,
+        );
+    }
+    match state
+        .services
+        .change_password(&s, &form.current_password, &form.new_password, &flow, &form.code, &origin)
+        .await
+    {
+        Ok(()) => {
+            ctx.remove(PASSWORD_FLOW);
+            (ctx.jar, Redirect::to("/?done=password")).into_response()
+        }
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::AuthFailed)) => {
+            password_for(&state, &ctx, super::web_status(&e), Some(format!("err_{}", e.code())), None)
+        }
+        Err(e @ ServiceError::FlowOver) => {
+            ctx.remove(PASSWORD_FLOW);
+            password_for(&state, &ctx, super::web_status(&e), Some(format!("err_{}", e.code())), None)
+        }
+        Err(e) => state.web.error(ctx, e),
+    }
+}
+
+fn alias_for(state: &AppState, ctx: &Ctx, status: StatusCode, error: Option<String>, alias: &str) -> Response {
+    state.web.render(ctx, status, "alias.html", context! { signed_in => true, error => error, alias => alias })
+}
+
+pub async fn alias_page(State(state): State<AppState>, mut ctx: Ctx) -> Response {
+    let s = match full_session(&state, &mut ctx).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    alias_for(&state, &ctx, StatusCode::OK, None, s.user.alias.as_deref().unwrap_or_default())
+}
+
+pub async fn alias_submit(
+    State(state): State<AppState>,
+    mut ctx: Ctx,
+    WebOrigin(origin): WebOrigin,
+    form: Result<Form<AliasForm>, FormRejection>,
+) -> Response {
+    let form = match checked(&state, &ctx, form) {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    let s = match full_session(&state, &mut ctx).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let alias = if form.action == "remove" { None } else { Some(form.alias.as_str()) };
+    match state.services.set_alias(&s, alias, &origin).await {
+        Ok(_) => Redirect::to("/?done=alias").into_response(),
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Taken(_))) => {
+            alias_for(&state, &ctx, super::web_status(&e), Some(format!("err_{}", e.code())), &form.alias)
+        }
+        Err(e) => state.web.error(ctx, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The link in the email opens this page; only its button (a POST) uses the token, so
+/// mail scanners that follow links do not spend it.
+pub async fn email_verify_page(State(state): State<AppState>, ctx: Ctx, Query(q): Query<TokenQuery>) -> Response {
+    state.web.render(&ctx, StatusCode::OK, "email_verify.html", context! { token => q.token })
+}
+
+pub async fn email_verify_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    WebOrigin(origin): WebOrigin,
+    form: Result<Form<EmailVerifyForm>, FormRejection>,
+) -> Response {
+    let form = match checked(&state, &ctx, form) {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    match state.services.confirm_email(&form.token, &origin).await {
+        Ok(()) => state.web.message(&ctx, StatusCode::OK, "email_verified_done", ("/", "nav_home")),
+        Err(e) => state.web.error(ctx, e),
+    }
+}
+
+pub async fn email_resend(
+    State(state): State<AppState>,
+    mut ctx: Ctx,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> Response {
+    if let Err(resp) = checked(&state, &ctx, form) {
+        return resp;
+    }
+    let s = match full_session(&state, &mut ctx).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    match state.services.resend_email_validation(&s).await {
+        Ok(()) => Redirect::to("/?done=email_resent").into_response(),
+        Err(e) => state.web.error(ctx, e),
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    mut ctx: Ctx,
+    WebOrigin(origin): WebOrigin,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> Response {
+    if let Err(resp) = checked(&state, &ctx, form) {
+        return resp;
+    }
+    if let Ok(s) = session(&state, &mut ctx).await {
+        if let Err(e) = state.services.logout(&s, &origin).await {
+            return state.web.error(ctx, e);
+        }
+    }
+    ctx.remove(SESSION);
+    (ctx.jar, Redirect::to("/login")).into_response()
+}

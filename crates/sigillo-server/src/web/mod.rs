@@ -1,0 +1,175 @@
+//! Server-rendered web pages: plain, accessible HTML and one stylesheet, no script.
+//! Italian by default, English on request. Every form carries a CSRF token; every
+//! page is `no-store`; the session cookie is HttpOnly and SameSite=Strict.
+//!
+//! # Layout
+//! - [`i18n`]: languages and texts (`locales/*.toml`).
+//! - [`forms`]: cookies, language and CSRF of a request.
+//! - [`auth`]: login, SMS OTP, recovery.
+//! - [`account`]: home, first access, password, alias, email, logout.
+
+pub mod account;
+pub mod auth;
+pub mod forms;
+pub mod i18n;
+
+use crate::router::AppState;
+use crate::service::ServiceError;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use forms::Ctx;
+use i18n::Texts;
+use minijinja::{Environment, Value, context};
+use serde::Deserialize;
+
+/// Templates and texts, loaded once.
+#[derive(Debug)]
+pub struct Web {
+    env: Environment<'static>,
+    texts: Texts,
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("otp.html", include_str!("../../templates/otp.html")),
+    ("first_access.html", include_str!("../../templates/first_access.html")),
+    ("home.html", include_str!("../../templates/home.html")),
+    ("password.html", include_str!("../../templates/password.html")),
+    ("alias.html", include_str!("../../templates/alias.html")),
+    ("recovery.html", include_str!("../../templates/recovery.html")),
+    ("recovery_complete.html", include_str!("../../templates/recovery_complete.html")),
+    ("email_verify.html", include_str!("../../templates/email_verify.html")),
+    ("message.html", include_str!("../../templates/message.html")),
+];
+
+const STYLE: &str = include_str!("../../static/style.css");
+
+impl Web {
+    pub fn new() -> anyhow::Result<Self> {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        Ok(Self { env, texts: Texts::load()? })
+    }
+
+    /// Renders `template` with `extra` and what every page needs (texts, language, CSRF).
+    pub fn render(&self, ctx: &Ctx, status: StatusCode, template: &str, extra: Value) -> Response {
+        let lang = ctx.lang;
+        let base = context! {
+            t => Value::from_serialize(self.texts.dict(lang)),
+            lang => lang.code(),
+            other_lang => lang.other().code(),
+            csrf => &ctx.csrf,
+        };
+        let merged = context! { ..extra, ..base };
+        match self.env.get_template(template).and_then(|t| t.render(merged)) {
+            Ok(html) => (status, ctx.jar.clone(), Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, template, "template rendering failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            }
+        }
+    }
+
+    /// A page with one message (an error, or the end of a flow).
+    pub fn message(&self, ctx: &Ctx, status: StatusCode, key: &str, link: (&str, &str)) -> Response {
+        self.render(
+            ctx,
+            status,
+            "message.html",
+            context! { message_key => key, link_href => link.0, link_key => link.1 },
+        )
+    }
+
+    /// The page for a service error that the form itself cannot show.
+    pub fn error(&self, ctx: Ctx, e: ServiceError) -> Response {
+        match e {
+            ServiceError::Unauthenticated => Redirect::to("/login").into_response(),
+            ServiceError::Internal(inner) => {
+                tracing::error!(error = %inner, "internal error");
+                self.message(&ctx, StatusCode::INTERNAL_SERVER_ERROR, "err_internal", ("/", "nav_home"))
+            }
+            other => {
+                let status = web_status(&other);
+                self.message(&ctx, status, &format!("err_{}", other.code()), ("/login", "back_to_login"))
+            }
+        }
+    }
+}
+
+/// HTTP status of a form error.
+pub fn web_status(e: &ServiceError) -> StatusCode {
+    match e {
+        ServiceError::AuthFailed | ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ServiceError::Forbidden => StatusCode::FORBIDDEN,
+        ServiceError::FlowOver => StatusCode::GONE,
+        ServiceError::TooManyCodes => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ServiceError::Taken(_) => StatusCode::CONFLICT,
+        ServiceError::NotFound => StatusCode::NOT_FOUND,
+        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Form posts that take a credential: rate-limited per address.
+pub fn auth_routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(auth::login_submit))
+        .route("/login/otp", post(auth::otp_submit))
+        .route("/login/otp/resend", post(auth::otp_resend))
+        .route("/recovery", post(auth::recovery_submit))
+        .route("/recovery/complete", post(auth::recovery_complete_submit))
+        .route("/recovery/resend", post(auth::recovery_resend))
+        .route("/first-access", post(account::first_access_submit))
+        .route("/password", post(account::password_submit))
+        .route("/password/otp", post(account::password_otp))
+        .route("/email/verify", post(account::email_verify_submit))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(account::home))
+        .route("/login", get(auth::login_page))
+        .route("/login/otp", get(auth::otp_page))
+        .route("/recovery", get(auth::recovery_page))
+        .route("/recovery/complete", get(auth::recovery_complete_page))
+        .route("/first-access", get(account::first_access_page))
+        .route("/password", get(account::password_page))
+        .route("/alias", get(account::alias_page).post(account::alias_submit))
+        .route("/email/verify", get(account::email_verify_page))
+        .route("/email/resend", post(account::email_resend))
+        .route("/logout", post(account::logout))
+        .route("/lang/{lang}", get(switch_language))
+        .route("/static/style.css", get(style))
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+#[derive(Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+/// Sets the language cookie and goes back to a local page (never off-site).
+async fn switch_language(
+    State(_state): State<AppState>,
+    mut ctx: Ctx,
+    axum::extract::Path(lang): axum::extract::Path<String>,
+    Query(q): Query<Next>,
+) -> Response {
+    if let Some(lang) = i18n::Lang::parse(&lang) {
+        ctx.set_lang(lang);
+    }
+    let next = q
+        .next
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or_else(|| "/".into());
+    (ctx.jar, Redirect::to(&next)).into_response()
+}
