@@ -232,9 +232,10 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        let env = Env::prefixed("SIGILLO_")
-            .split("__")
-            .filter(|key| ENV_KEYS.contains(&key.as_str().split('.').next().unwrap_or_default()));
+        let env = Env::prefixed("SIGILLO_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default().to_ascii_lowercase();
+            ENV_KEYS.contains(&top.as_str())
+        });
         fig = fig.merge(env).merge(Serialized::defaults(overrides));
         let config: Config = fig.extract().context("invalid configuration")?;
         config.validate()?;
@@ -364,6 +365,35 @@ mod tests {
         };
         assert_eq!(example, expected);
         assert!(EXAMPLE.contains("dev_mode = false"));
+    }
+
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment::Jail's closure returns figment's own error type")]
+    fn layers_apply_in_order_and_foreign_variables_are_ignored() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "s.toml",
+                "listen = \"127.0.0.1:7000\"\ndatabase_url = \"sqlite:file.db\"\n[security]\nsession_idle_secs = 200\n",
+            )?;
+            jail.set_env("SIGILLO_DATABASE_URL", "postgres://db/sigillo");
+            jail.set_env("SIGILLO_SECURITY__OTP_MAX_SENDS", "2");
+            jail.set_env("SIGILLO_TEST_POSTGRES_URL", "postgres://not-config");
+            let overrides = Overrides {
+                listen: Some("127.0.0.1:7001".parse().unwrap_or_else(|_| unreachable!())),
+                database_url: None,
+            };
+            let cfg = Config::load(Some(Path::new("s.toml")), &overrides).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen.port(), 7001, "flags beat everything");
+            assert_eq!(cfg.database_url, "postgres://db/sigillo", "environment beats the file");
+            assert_eq!(cfg.security.session_idle_secs, 200, "the file beats defaults");
+            assert_eq!(cfg.security.otp_max_sends, 2);
+            jail.set_env("SIGILLO_SECURITY__SESION_IDLE_SECS", "1");
+            assert!(
+                Config::load(Some(Path::new("s.toml")), &Overrides::default()).is_err(),
+                "unknown keys from the environment too"
+            );
+            Ok(())
+        });
     }
 
     #[test]

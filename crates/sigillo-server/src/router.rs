@@ -48,9 +48,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(headers::security_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(move |req: &axum::http::Request<_>| {
-            // Method, path and request id only: query strings can carry tokens.
+            // Method, redacted path and request id only: query strings and flow handles are secrets.
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            tracing::info_span!("request", method = %req.method(), path = %redact_path(req.uri().path()), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -120,6 +120,12 @@ async fn dev_outbox(State(state): State<AppState>) -> Response {
     }
 }
 
+/// A path fit for logs: segments long enough to be a bearer handle (flow ids, tokens)
+/// are replaced, so `/api/v1/login/<handle>/otp` logs as `/api/v1/login/…/otp`.
+pub fn redact_path(path: &str) -> String {
+    path.split('/').map(|seg| if seg.len() >= 20 { "…" } else { seg }).collect::<Vec<_>>().join("/")
+}
+
 /// Unix milliseconds as an RFC 3339 UTC timestamp.
 pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -129,6 +135,15 @@ pub fn rfc3339(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn handles_are_redacted_from_logged_paths() {
+        assert_eq!(
+            super::redact_path("/api/v1/login/2MLaQBxpclzrBnM2wdyjDDwBp3d0Dizb2Oe5Qylxkro/otp"),
+            "/api/v1/login/…/otp"
+        );
+        assert_eq!(super::redact_path("/api/v1/me"), "/api/v1/me");
+    }
+
     #[test]
     fn rfc3339_formats_known_instants() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");

@@ -145,3 +145,8 @@ pub async fn commit(tx: Tx) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Runs one raw SQL statement (operator tooling and tests).
+pub async fn raw_execute(conn: &mut Conn, sql: &str) -> Result<u64> {
+    Ok(sqlx::query(sql).execute(&mut *conn).await?.rows_affected())
+}

@@ -63,16 +63,19 @@ impl Services {
         let mut tx = self.store.begin().await?;
         if let Some((shown, norm)) = &alias {
             users::set_alias(&mut tx, &user.id, Some((shown, norm)), now.0).await?;
-            audit(&mut tx, now, &ctx.actor(), "alias.changed", &user.id, origin, json!({})).await?;
         }
         users::set_password(&mut tx, &user.id, &hash, false, UserStatus::Active, now.0).await?;
         sessions::set_scope(&mut tx, &ctx.session_id, SCOPE_FULL).await?;
         end_other_sessions(&mut tx, ctx, "password_changed", now.0).await?;
-        audit(&mut tx, now, &ctx.actor(), "password.changed", &user.id, origin, json!({ "first_access": true }))
-            .await?;
         if let (Some(email), false) = (&user.email, user.email_verified) {
             self.queue_email_validation(&mut tx, user, email).await?;
         }
+        // Audit last (see `repo::audit::append`).
+        if alias.is_some() {
+            audit(&mut tx, now, &ctx.actor(), "alias.changed", &user.id, origin, json!({})).await?;
+        }
+        audit(&mut tx, now, &ctx.actor(), "password.changed", &user.id, origin, json!({ "first_access": true }))
+            .await?;
         sigillo_store::commit(tx).await?;
         Ok(())
     }

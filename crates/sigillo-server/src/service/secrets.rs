@@ -59,6 +59,16 @@ impl Services {
             return Ok(None);
         }
         self.metrics.auth_failures.with_label_values(&[secret.as_str()]).inc();
+        let mut applied = None;
+        if reservation.failures >= policy.limit() {
+            let lock = policy.lock_after(reservation.lock_count, now);
+            if attempts::lock(&mut tx, &user.id, secret, policy.limit(), lock, now.0).await? {
+                self.apply_lock(&mut tx, user, secret, lock, origin).await?;
+                applied = Some(lock);
+            }
+        }
+        // Audit last: the audit head is locked from the first append to the commit, so
+        // every transaction takes its row locks before it (a fixed order, no deadlocks).
         audit(
             &mut tx,
             now,
@@ -69,14 +79,6 @@ impl Services {
             json!({ "consecutive_failures": reservation.failures }),
         )
         .await?;
-        let mut applied = None;
-        if reservation.failures >= policy.limit() {
-            let lock = policy.lock_after(reservation.lock_count, now);
-            if attempts::lock(&mut tx, &user.id, secret, policy.limit(), lock, now.0).await? {
-                self.apply_lock(&mut tx, user, secret, lock, origin).await?;
-                applied = Some(lock);
-            }
-        }
         sigillo_store::commit(tx).await?;
         Ok(applied)
     }

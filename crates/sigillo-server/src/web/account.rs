@@ -177,11 +177,17 @@ fn password_for(
     })
 }
 
-pub async fn password_page(State(state): State<AppState>, mut ctx: Ctx) -> Response {
+#[derive(Deserialize)]
+pub struct Sent {
+    sent: Option<String>,
+}
+
+pub async fn password_page(State(state): State<AppState>, mut ctx: Ctx, Query(q): Query<Sent>) -> Response {
     if let Err(resp) = full_session(&state, &mut ctx).await {
         return resp;
     }
-    password_for(&state, &ctx, StatusCode::OK, None, None)
+    let notice = q.sent.is_some().then_some("otp_sent");
+    password_for(&state, &ctx, StatusCode::OK, None, notice)
 }
 
 pub async fn password_otp(
@@ -200,7 +206,8 @@ pub async fn password_otp(
     match state.services.start_password_change(&s, &origin).await {
         Ok((started, _)) => {
             ctx.set(PASSWORD_FLOW, started.flow);
-            password_for(&state, &ctx, StatusCode::OK, None, Some("otp_resent"))
+            // Post/redirect/get: reloading the page must not send another SMS.
+            (ctx.jar, Redirect::to("/password?sent=1")).into_response()
         }
         Err(e) => state.web.error(ctx, e),
     }

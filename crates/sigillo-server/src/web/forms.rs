@@ -31,6 +31,8 @@ pub struct Ctx {
     pub jar: CookieJar,
     pub lang: Lang,
     pub csrf: String,
+    /// This page's path, so the language switch can come back to it.
+    pub path: String,
     secure: bool,
 }
 
@@ -56,7 +58,7 @@ impl FromRequestParts<AppState> for Ctx {
             }
         };
         let csrf = csrf_token(state.services.csrf_key(), &browser);
-        Ok(Self { jar, lang, csrf, secure })
+        Ok(Self { jar, lang, csrf, path: parts.uri.path().to_owned(), secure })
     }
 }
 

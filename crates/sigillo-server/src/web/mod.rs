@@ -65,6 +65,7 @@ impl Web {
             lang => lang.code(),
             other_lang => lang.other().code(),
             csrf => &ctx.csrf,
+            path => &ctx.path,
         };
         let merged = context! { ..extra, ..base };
         match self.env.get_template(template).and_then(|t| t.render(merged)) {

@@ -7,7 +7,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// Appends a record and returns its sequence number. Call it inside the transaction
-/// of the event it records, so the two commit or fail together.
+/// of the event it records, so the two commit or fail together, and call it *last*:
+/// the head row stays locked until the commit, so a transaction that locked other rows
+/// after appending could deadlock with one that locks them before.
 pub async fn append(
     conn: &mut Conn,
     at_ms: i64,

@@ -1,0 +1,151 @@
+//! P10: no password, OTP, security code or bearer handle in any log line. The real
+//! binary runs every flow of this issue with logging at its most verbose (JSON), and
+//! its log stream is scanned. It also shows the dev-mode demo user and graceful shutdown.
+
+use regex::Regex;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_run_logs_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
+    let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_sigillo"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env("SIGILLO_LOG", "trace")
+        .env("SIGILLO_LOG_FORMAT", "json")
+        .env("SIGILLO_SECURITY__HASHING__MEMORY_KIB", "256")
+        .env("SIGILLO_SECURITY__HASHING__ITERATIONS", "1")
+        .env("SIGILLO_OUTBOX__POLL_MS", "50")
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "server did not start: {}", std::fs::read_to_string(dir.path().join("stderr")).unwrap());
+
+    // The demo user's envelope, as a newcomer reads it from the console.
+    let out = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
+    let field = |name: &str| Regex::new(&format!(r"{name}:\s+(\S+)")).unwrap().captures(&out).unwrap()[1].to_owned();
+    let (user_code, initial, security_code) = (field("user code"), field("initial password"), field("security code"));
+    let phone = "+393331234567";
+    let mut secrets = vec![
+        initial.clone(),
+        security_code.replace('-', ""),
+        security_code.clone(),
+        "58301649".into(),
+        "73920518".into(),
+        "99999999".into(),
+    ];
+
+    let post = |path: &str, body: Value, token: Option<String>| {
+        let mut req = client.post(format!("{base}{path}")).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let last_otp = || async {
+        let outbox: Vec<Value> = client.get(format!("{base}/dev/outbox")).send().await.unwrap().json().await.unwrap();
+        let text = outbox.iter().rev().find(|m| m["channel"] == "sms" && m["to"] == phone).unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Regex::new(r"\b(\d{6})\b").unwrap().captures(&text).unwrap()[1].to_owned()
+    };
+
+    let flow = post("/api/v1/login", json!({ "username": user_code, "password": initial }), None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["flow"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    post(&format!("/api/v1/login/{flow}/sms"), json!({}), None).await;
+    let otp = last_otp().await;
+    let grant: Value =
+        post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": otp }), None).await.json().await.unwrap();
+    let token = grant["token"].as_str().unwrap().to_owned();
+    secrets.extend([flow, otp, token.clone()]);
+    assert_eq!(
+        post("/api/v1/password", json!({ "current": initial, "new": "58301649" }), Some(token.clone())).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        post("/api/v1/login", json!({ "username": user_code, "password": "99999999" }), None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let flow = post("/api/v1/recovery", json!({ "username": user_code, "security_code": security_code }), None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["flow"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    post(&format!("/api/v1/recovery/{flow}/sms"), json!({}), None).await;
+    let otp = last_otp().await;
+    assert_eq!(
+        post(&format!("/api/v1/recovery/{flow}/complete"), json!({ "code": otp, "new_password": "73920518" }), None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    secrets.extend([flow, otp]);
+    let outbox: Vec<Value> = client.get(format!("{base}/dev/outbox")).send().await.unwrap().json().await.unwrap();
+    let link = outbox
+        .iter()
+        .find_map(|m| m["text"].as_str().unwrap().split("token=").nth(1).map(|t| t[..43].to_owned()))
+        .unwrap();
+    client.get(format!("{base}/email/verify?token={link}")).send().await.unwrap();
+    assert_eq!(post("/api/v1/email/verify", json!({ "token": link }), None).await.status(), StatusCode::NO_CONTENT);
+    secrets.push(link);
+
+    // Graceful shutdown on SIGTERM.
+    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(s) = server.try_wait().unwrap() {
+            exited = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let exited = exited.unwrap_or_else(|| {
+        server.kill().ok();
+        panic!("no exit after SIGTERM")
+    });
+    assert!(exited.success(), "clean exit after SIGTERM: {exited:?}");
+
+    let logs = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    let lines: Vec<&str> = logs.lines().collect();
+    assert!(lines.len() > 50, "trace logging was on: {} lines", lines.len());
+    for line in &lines {
+        let parsed: Result<Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "every log line is JSON: {line}");
+    }
+    assert!(logs.contains("security event") && logs.contains("shutting down"));
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "secret {secret:?} leaked into the logs");
+    }
+}

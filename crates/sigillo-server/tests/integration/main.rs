@@ -1,0 +1,15 @@
+//! The server's integration tests: one binary, each test on a fresh database (SQLite
+//! always, PostgreSQL too when `SIGILLO_TEST_POSTGRES_URL` is set).
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a failed step should fail the test loudly")]
+
+mod support;
+
+mod account;
+mod lockout;
+mod login;
+mod logs;
+mod operator;
+mod outbox;
+mod recovery;
+mod session;
+mod web;

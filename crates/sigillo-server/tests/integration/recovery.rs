@@ -1,0 +1,158 @@
+use crate::each_backend;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn recover(app: &crate::support::TestApp, username: &str, code: &str, phone: &str, new: &str) -> StatusCode {
+    let resp = app.post("/api/v1/recovery", json!({ "username": username, "security_code": code }), None).await;
+    if resp.status() != StatusCode::OK {
+        return resp.status();
+    }
+    let flow = resp.json::<Value>().await.unwrap()["flow"].as_str().unwrap().to_owned();
+    assert_eq!(app.post(&format!("/api/v1/recovery/{flow}/sms"), json!({}), None).await.status(), StatusCode::ACCEPTED);
+    let otp = app.last_otp(phone).await;
+    app.post(&format!("/api/v1/recovery/{flow}/complete"), json!({ "code": otp, "new_password": new }), None)
+        .await
+        .status()
+}
+
+/// DESIGN flow 6: a locked customer recovers with the security code + SMS OTP, which
+/// unlocks the user, sets the new password and ends the old sessions.
+#[tokio::test]
+async fn recovery_unlocks_and_sets_a_new_password() {
+    each_backend!(|app| {
+        let env = app.user().await;
+        let phone = "+393331234567";
+        let token = app.activate(&env, "58301649", phone).await;
+        for _ in 0..5 {
+            app.post("/api/v1/login", json!({ "username": env.user_code, "password": "00000000" }), None).await;
+        }
+        app.advance(std::time::Duration::from_secs(16 * 60));
+        for _ in 0..5 {
+            app.post("/api/v1/login", json!({ "username": env.user_code, "password": "00000000" }), None).await;
+        }
+        assert_eq!(app.services.show_user(&env.user_code).await.unwrap().0.status, "locked");
+
+        // Policy is checked before the OTP is spent; grouped, lower-case codes are accepted.
+        let grouped = sigillo_core::security_code::format_grouped(&env.security_code).to_lowercase();
+        let resp =
+            app.post("/api/v1/recovery", json!({ "username": env.user_code, "security_code": grouped }), None).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let flow = resp.json::<Value>().await.unwrap()["flow"].as_str().unwrap().to_owned();
+        app.post(&format!("/api/v1/recovery/{flow}/sms"), json!({}), None).await;
+        let otp = app.last_otp(phone).await;
+        let resp = app
+            .post(
+                &format!("/api/v1/recovery/{flow}/complete"),
+                json!({ "code": otp, "new_password": "11111111" }),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let resp = app
+            .post(
+                &format!("/api/v1/recovery/{flow}/complete"),
+                json!({ "code": otp, "new_password": "73920518" }),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        // Used once.
+        let resp = app
+            .post(
+                &format!("/api/v1/recovery/{flow}/complete"),
+                json!({ "code": otp, "new_password": "73920519" }),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+        assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), StatusCode::UNAUTHORIZED, "old sessions ended");
+        let (_, must_change) = app.login(&env.user_code, "73920518", phone).await;
+        assert!(!must_change);
+        assert_eq!(app.services.show_user(&env.user_code).await.unwrap().0.status, "active");
+        let actions = app.audit_actions().await;
+        assert!(actions.iter().any(|a| a == "user.unlocked") && actions.iter().any(|a| a == "recovery.completed"));
+        assert!(
+            app.outbox()
+                .await
+                .iter()
+                .any(|m| m.channel == "sms" && m.body.contains("password della tua utenza e' stata cambiata"))
+        );
+    });
+}
+
+/// A reissued envelope: the old security code stops working; the new one unlocks a
+/// locked user (it proves the envelope reached its owner).
+#[tokio::test]
+async fn reissued_envelope_security_code_unlocks() {
+    each_backend!(|app| {
+        let env = app.user().await;
+        let phone = "+393331234567";
+        app.activate(&env, "58301649", phone).await;
+        app.services.unlock_user(&env.user_code, "op").await.unwrap();
+        // Lock permanently with wrong passwords.
+        for round in 0..2 {
+            for _ in 0..5 {
+                app.post("/api/v1/login", json!({ "username": env.user_code, "password": "00000000" }), None).await;
+            }
+            if round == 0 {
+                app.advance(std::time::Duration::from_secs(16 * 60));
+            }
+        }
+        let new_env = app.services.reissue_envelope(&env.user_code, "op").await.unwrap();
+        assert_eq!(new_env.user_code, env.user_code);
+        assert_ne!(new_env.security_code, env.security_code);
+        assert_eq!(
+            app.services.show_user(&env.user_code).await.unwrap().0.status,
+            "locked",
+            "reissue alone does not unlock"
+        );
+        assert_eq!(
+            recover(&app, &env.user_code, &env.security_code, phone, "73920518").await,
+            StatusCode::UNAUTHORIZED,
+            "old code is dead"
+        );
+        assert_eq!(
+            recover(&app, &env.user_code, &new_env.security_code, phone, "73920518").await,
+            StatusCode::NO_CONTENT
+        );
+        let (_, must_change) = app.login(&env.user_code, "73920518", phone).await;
+        assert!(!must_change);
+    });
+}
+
+/// Recovery failures look like login failures, and wrong security codes lock at five.
+#[tokio::test]
+async fn wrong_security_codes_are_limited() {
+    each_backend!(|app| {
+        let env = app.user().await;
+        let bodies: Vec<String> = futures::future::join_all([
+            app.post("/api/v1/recovery", json!({ "username": "99999999", "security_code": env.security_code }), None),
+            app.post(
+                "/api/v1/recovery",
+                json!({ "username": env.user_code, "security_code": "ABCDEABCDEABCDEABCDE" }),
+                None,
+            ),
+            app.post("/api/v1/recovery", json!({ "username": env.user_code, "security_code": "short" }), None),
+        ])
+        .await
+        .into_iter()
+        .map(|r| format!("{} {:?}", r.status(), r.headers().get("www-authenticate")))
+        .collect();
+        assert!(bodies.iter().all(|b| b == &bodies[0]) && bodies[0].starts_with("401"), "{bodies:?}");
+        for _ in 0..3 {
+            app.post(
+                "/api/v1/recovery",
+                json!({ "username": env.user_code, "security_code": "ABCDEABCDEABCDEABCDE" }),
+                None,
+            )
+            .await;
+        }
+        // Five failures now: the right code is refused too.
+        let resp = app
+            .post("/api/v1/recovery", json!({ "username": env.user_code, "security_code": env.security_code }), None)
+            .await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(app.audit_actions().await.iter().filter(|a| *a == "security_code.failed").count(), 5);
+    });
+}

@@ -1,0 +1,481 @@
+// Helpers for sigillo's browser end-to-end tests: a dev-mode server per test file, users
+// from the branch envelope, the dev outbox (SMS and email), and Chromium pages that
+// screenshot every page they visit.
+//
+// Environment:
+//   SIGILLO_BIN       the sigillo binary (default: ../target/debug/sigillo from this folder)
+//   CHROMIUM_PATH     the browser (default: /usr/bin/chromium, Debian's package)
+//   SIGILLO_E2E_KEEP  set to 1 to keep each server's temporary directory
+
+import { chromium } from 'playwright-core';
+import { spawn, execFile } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import assert from 'node:assert/strict';
+
+const execFileP = promisify(execFile);
+
+export const E2E_DIR = dirname(fileURLToPath(import.meta.url));
+export const ARTIFACTS = join(E2E_DIR, 'artifacts');
+export const BIN = process.env.SIGILLO_BIN
+  ? resolve(process.env.SIGILLO_BIN)
+  : resolve(E2E_DIR, '..', 'target', 'debug', 'sigillo');
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+mkdirSync(ARTIFACTS, { recursive: true });
+
+/** The Italian texts the tests look for (locales/it.toml), and a few English ones. */
+export const IT = {
+  authFailed: 'Autenticazione non riuscita. Controlla i dati inseriti e riprova.',
+  passwordMismatch: 'Le due password non coincidono.',
+  csrf: 'La pagina è scaduta. Ricaricala e riprova.',
+  flowOver: "L'operazione è scaduta o è già stata completata. Ricomincia.",
+  loginTitle: 'Accedi',
+  welcome: 'Benvenuto',
+  firstAccessTitle: 'Primo accesso',
+  firstAccessDone: "Fatto! La tua nuova password è attiva. Ti abbiamo inviato un'email per verificare il tuo indirizzo.",
+  emailVerifiedDone: 'Indirizzo email confermato. Ti abbiamo inviato un\'email di conferma.',
+  emailVerified: 'verificata',
+  recoveryTitle: 'Recupera la password',
+  recoveryDone: "La nuova password è attiva e l'utenza è sbloccata. Ora puoi accedere.",
+  passwordChanged: 'La password è stata cambiata.',
+  otpResent: 'Ti abbiamo inviato un nuovo codice.',
+  switchLanguage: 'English',
+};
+export const EN = {
+  authFailed: 'Authentication failed. Check what you entered and try again.',
+  loginTitle: 'Sign in',
+  recoveryTitle: 'Recover your password',
+  switchLanguage: 'Italiano',
+};
+
+/** A file-name-safe form of a test name. */
+export function slug(s) {
+  return String(s)
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60) || 'x';
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/** The environment for sigillo: ours, less any SIGILLO_* configuration (the tests want
+ *  dev mode on SQLite in their own directory). */
+function serverEnv() {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('SIGILLO_')) env[k] = v;
+  }
+  env.NO_COLOR = '1';
+  return env;
+}
+
+/**
+ * Starts `sigillo serve` in dev mode in a fresh temporary directory on a free port and
+ * waits until `GET /healthz` answers 200. Its output goes to artifacts/server-<name>.log.
+ */
+export async function startServer(name) {
+  if (!existsSync(BIN)) {
+    throw new Error(`sigillo binary not found at ${BIN}: run \`cargo build -p sigillo-server\` or set SIGILLO_BIN`);
+  }
+  const logPath = join(ARTIFACTS, `server-${slug(name)}.log`);
+  const log = createWriteStream(logPath, { flags: 'w' });
+  let lastError;
+  for (let tryNo = 1; tryNo <= 3; tryNo++) {
+    const dir = await mkdtemp(join(tmpdir(), 'sigillo-e2e-'));
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const env = serverEnv();
+    // The public URL (the origin of the links in emails) is this server's. It is set
+    // with a configuration file in the server's directory, which also leaves everything
+    // else at the dev-mode defaults (./sigillo.db, the dev key file).
+    const config = join(dir, 'sigillo-e2e.toml');
+    writeFileSync(config, `public_url = "${url}"\n`);
+    const args = ['--config', config, 'serve', '--listen', `127.0.0.1:${port}`];
+    log.write(`### try ${tryNo}: ${BIN} ${args.join(' ')} (cwd ${dir})\n`);
+    const child = spawn(BIN, args, {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    let exited = null;
+    const exitPromise = new Promise((r) => child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      r(exited);
+    }));
+    const deadline = Date.now() + 60_000;
+    let healthy = false;
+    while (Date.now() < deadline && !exited) {
+      try {
+        const r = await fetch(`${url}/healthz`);
+        if (r.status === 200) {
+          healthy = true;
+          break;
+        }
+      } catch {
+        // not listening yet
+      }
+      await sleep(50);
+    }
+    if (healthy) {
+      running.add(child);
+      child.once('exit', () => running.delete(child));
+      return new Server({ name, url, port, dir, env, config, child, exitPromise, log, logPath });
+    }
+    lastError = exited
+      ? new Error(`sigillo exited early (${JSON.stringify(exited)}); see ${logPath}`)
+      : new Error(`sigillo did not answer /healthz within 60 s; see ${logPath}`);
+    if (!exited) child.kill('SIGKILL');
+    await exitPromise;
+    await rm(dir, { recursive: true, force: true });
+  }
+  log.end();
+  throw lastError;
+}
+
+// Servers still running when this process ends (a crash, an interrupted run) go with it.
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+let phoneCounter = 0;
+
+export class Server {
+  constructor({ name, url, port, dir, env, config, child, exitPromise, log, logPath }) {
+    Object.assign(this, { name, url, port, dir, env, config, child, exitPromise, log, logPath });
+  }
+
+  /** A phone number and email no other user of this server has (the dev demo user
+   *  has +393331234567). */
+  newIdentity() {
+    phoneCounter += 1;
+    const n = String(phoneCounter).padStart(6, '0');
+    return { phone: `+3933380${n.slice(-5)}`, email: `cliente${n}@example.it` };
+  }
+
+  /** `sigillo admin user create … --json` with the server's directory: the envelope
+   *  `{user_code, initial_password, security_code}`, plus the phone and email. */
+  async createUser(identity = this.newIdentity()) {
+    const { phone, email } = identity;
+    const { stdout } = await execFileP(
+      BIN,
+      ['--config', this.config, 'admin', 'user', 'create', '--phone', phone, '--email', email, '--json'],
+      { cwd: this.dir, env: this.env, timeout: 30_000 },
+    );
+    const line = stdout.trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
+    assert.ok(line, `admin user create printed no JSON: ${stdout}`);
+    const envelope = JSON.parse(line);
+    assert.match(envelope.user_code, /^\d{8}$/);
+    assert.ok(envelope.initial_password, 'envelope has an initial password');
+    assert.match(envelope.security_code.replace(/-/g, ''), /^[0-9A-Z]{20}$/);
+    return { ...envelope, phone, email };
+  }
+
+  /** `GET /dev/outbox`: every SMS and email, newest last. */
+  async outbox() {
+    const r = await fetch(`${this.url}/dev/outbox`);
+    assert.equal(r.status, 200, 'GET /dev/outbox');
+    return r.json();
+  }
+
+  /** What the outbox holds now; pass it as `since` to look only at what comes later. */
+  async mark() {
+    return new Set((await this.outbox()).map(msgKey));
+  }
+
+  /** Messages not in `since` (what arrived after that mark), oldest first. */
+  async newMessages(since) {
+    return (await this.outbox()).filter((m) => !since.has(msgKey(m)));
+  }
+
+  /** Messages matching `pred` that are not in `since`, waiting (polling) until at least
+   *  one is there. Returns them oldest first. */
+  async waitForMessages(pred, { since = new Set(), timeout = 5000 } = {}) {
+    const deadline = Date.now() + timeout;
+    let last = [];
+    for (;;) {
+      last = await this.outbox();
+      const found = last.filter((m) => !since.has(msgKey(m)) && pred(m));
+      if (found.length > 0) return found;
+      if (Date.now() > deadline) {
+        throw new Error(`no matching message in the outbox after ${timeout} ms; outbox: ${JSON.stringify(last.slice(-8), null, 1)}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  /** The newest message matching `pred` (not in `since`). */
+  async waitForMessage(pred, opts) {
+    const found = await this.waitForMessages(pred, opts);
+    return found[found.length - 1];
+  }
+
+  /** The 6-digit code in the newest SMS to `phone` (not in `since`). */
+  async smsCode(phone, since, textPart = null) {
+    const m = await this.waitForMessage(
+      (m) => m.channel === 'sms' && m.to === phone && /\b\d{6}\b/.test(m.text) && (!textPart || m.text.includes(textPart)),
+      { since },
+    );
+    return m.text.match(/\b(\d{6})\b/)[1];
+  }
+
+  /** The server's log so far. */
+  logText() {
+    return existsSync(this.logPath) ? readFileSync(this.logPath, 'utf8') : '';
+  }
+
+  /** A JSON API call. */
+  async api(method, path, body, token) {
+    const headers = { 'content-type': 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const r = await fetch(`${this.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    let json = null;
+    try { json = text ? JSON.parse(text) : null; } catch { json = text; }
+    return { status: r.status, json };
+  }
+
+  /** A user past first access, set up through the JSON API (not what is under test):
+   *  password `password`, optional alias, email not yet validated. */
+  async createActiveUser({ password = '58301649', alias = null } = {}) {
+    const user = await this.createUser();
+    const since = await this.mark();
+    const login = await this.api('POST', '/api/v1/login', { username: user.user_code, password: user.initial_password });
+    assert.equal(login.status, 200, `API login: ${JSON.stringify(login.json)}`);
+    const sms = await this.api('POST', `/api/v1/login/${login.json.flow}/sms`);
+    assert.equal(sms.status, 202, `API login sms: ${JSON.stringify(sms.json)}`);
+    const code = await this.smsCode(user.phone, since);
+    const otp = await this.api('POST', `/api/v1/login/${login.json.flow}/otp`, { code });
+    assert.equal(otp.status, 200, `API login otp: ${JSON.stringify(otp.json)}`);
+    assert.equal(otp.json.must_change_password, true);
+    const body = { current: user.initial_password, new: password };
+    if (alias) body.alias = alias;
+    const pw = await this.api('POST', '/api/v1/password', body, otp.json.token);
+    assert.equal(pw.status, 204, `API first password: ${JSON.stringify(pw.json)}`);
+    await this.api('POST', '/api/v1/logout', undefined, otp.json.token);
+    return { ...user, password, alias };
+  }
+
+  async stop() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const killer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+      await this.exitPromise;
+      clearTimeout(killer);
+    }
+    await new Promise((r) => this.log.end(r));
+    if (process.env.SIGILLO_E2E_KEEP !== '1') {
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function msgKey(m) {
+  return JSON.stringify([m.channel, m.to, m.subject ?? null, m.text, m.at]);
+}
+
+/** Debian's Chromium, headless, with nothing that would reach the network by itself. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+}
+
+/** A page name for screenshots, from a URL: `/` → home, `/login/otp` → login-otp. */
+function pageName(url) {
+  try {
+    const path = new URL(url).pathname;
+    return path === '/' ? 'home' : slug(path);
+  } catch {
+    return 'blank';
+  }
+}
+
+/**
+ * One test's browser: a fresh context (Italian unless `locale` says otherwise), one page,
+ * and a screenshot of every page it visits (artifacts/<test>-<nn>-<page>.png).
+ */
+export class Visitor {
+  constructor(server, name, context, page) {
+    this.server = server;
+    this.name = slug(name);
+    this.context = context;
+    this.page = page;
+    this.shots = 0;
+    this.console = [];
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' || msg.type() === 'warning') this.console.push(msg.text());
+    });
+    page.on('pageerror', (err) => this.console.push(String(err)));
+  }
+
+  /** A screenshot of the page as it is now. */
+  async snap(label) {
+    this.shots += 1;
+    const nn = String(this.shots).padStart(2, '0');
+    const file = join(ARTIFACTS, `${this.name}-${nn}-${slug(label || pageName(this.page.url()))}.png`);
+    await this.page.screenshot({ path: file, fullPage: true });
+    return file;
+  }
+
+  /** Opens a path of the server (or an absolute URL); returns the final response. */
+  async goto(pathOrUrl, label) {
+    const url = /^https?:/.test(pathOrUrl) ? pathOrUrl : `${this.server.url}${pathOrUrl}`;
+    const resp = await this.page.goto(url);
+    await this.snap(label);
+    return resp;
+  }
+
+  /** Clicks what submits a form or follows a link, waits for the page it leads to,
+   *  screenshots it and returns its response (after redirects). */
+  async click(selector, label) {
+    const [resp] = await Promise.all([
+      this.page.waitForNavigation({ waitUntil: 'load' }),
+      this.page.click(selector),
+    ]);
+    await this.snap(label);
+    return resp;
+  }
+
+  /** Submits a form by pressing its submit button. */
+  submit(formSelector, label) {
+    return this.click(`${formSelector} button[type=submit]`, label);
+  }
+
+  path() {
+    return new URL(this.page.url()).pathname;
+  }
+
+  async text(selector) {
+    return (await this.page.locator(selector).innerText()).trim();
+  }
+
+  async h1() {
+    return this.text('h1');
+  }
+
+  /** The login form: username and password. Returns the response of the post. */
+  async loginForm(username, password) {
+    if (this.path() !== '/login' || (await this.page.locator('#login-form').count()) === 0) {
+      await this.goto('/login');
+    }
+    await this.page.fill('#username', username);
+    await this.page.fill('#password', password);
+    return this.submit('#login-form');
+  }
+
+  /** A whole web login: password, then the SMS code from the outbox. Ends on the page
+   *  the login leads to (home, or first access). */
+  async login(user, username = user.user_code, password = user.password) {
+    const since = await this.server.mark();
+    const r = await this.loginForm(username, password);
+    assert.equal(this.path(), '/login/otp', `after the password (status ${r.status()}): ${await this.page.locator('main').innerText()}`);
+    const code = await this.server.smsCode(user.phone, since, 'accedere');
+    await this.page.fill('#code', code);
+    return this.submit('#otp-form');
+  }
+
+  /** Messages the browser logged that say the CSP blocked something. */
+  cspViolations() {
+    return this.console.filter((t) => /Content Security Policy/i.test(t));
+  }
+
+  async close() {
+    await this.context.close();
+  }
+}
+
+/** A fresh context and page for one test. */
+export async function openPage(browser, server, name, { locale, headers } = {}) {
+  // Italian unless the test says otherwise; a test that sends its own Accept-Language
+  // gets no locale, since Chromium's locale would replace that header.
+  const ownLanguage = Object.keys(headers ?? {}).some((h) => h.toLowerCase() === 'accept-language');
+  locale ??= ownLanguage ? undefined : 'it-IT';
+  // Screenshots of an earlier run of this test would mix with this run's.
+  const stale = new RegExp(`^${slug(name)}-\\d{2}-.*\\.png$`);
+  for (const f of readdirSync(ARTIFACTS)) {
+    if (stale.test(f)) rmSync(join(ARTIFACTS, f), { force: true });
+  }
+  const context = await browser.newContext({
+    locale,
+    extraHTTPHeaders: headers,
+    viewport: { width: 900, height: 800 },
+  });
+  context.setDefaultTimeout(15_000);
+  context.setDefaultNavigationTimeout(15_000);
+  const page = await context.newPage();
+  return new Visitor(server, name, context, page);
+}
+
+/**
+ * Runs `fn(visitor)` in a fresh browser context; on failure a last screenshot is kept
+ * (…-failure.png). The context is always closed. Also checks that no page tripped the CSP.
+ */
+export async function withPage(browser, server, name, opts, fn) {
+  if (typeof opts === 'function') {
+    fn = opts;
+    opts = {};
+  }
+  const v = await openPage(browser, server, name, opts);
+  try {
+    await fn(v);
+    assert.deepEqual(v.cspViolations(), [], 'no page was blocked by its own Content-Security-Policy');
+  } catch (e) {
+    await v.snap('failure').catch(() => {});
+    throw e;
+  } finally {
+    await v.close();
+  }
+}
+
+/** A 6-digit code that is surely not `code`. */
+export function wrongCode(code) {
+  return String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+}
+
+/** Per-file setup: a server and a browser, stopped after the file's tests. */
+export function setup(node, name) {
+  const ctx = { server: null, browser: null };
+  node.before(async () => {
+    ctx.server = await startServer(name);
+    ctx.browser = await launchBrowser();
+  });
+  node.after(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.stop();
+  });
+  return ctx;
+}

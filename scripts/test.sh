@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs everything CI runs: formatting, lints, the core-purity check, every Rust test on
+# SQLite and PostgreSQL, and the browser tests in real Chromium. Installs what it needs
+# (Chromium from Debian, aiosmtpd from PyPI, playwright-core from npm) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+(cd e2e && npm ci --silent --no-audit --no-fund)
+
+# PostgreSQL: the contract and integration tests run on it too when it is reachable
+# (CI: always; a newcomer without PostgreSQL gets the SQLite half and a warning).
+if [ -z "${SIGILLO_TEST_POSTGRES_URL:-}" ]; then
+  candidate="postgres://postgres@127.0.0.1:5432/test"
+  if command -v psql >/dev/null 2>&1 && psql "$candidate" -Atqc 'select 1' >/dev/null 2>&1; then
+    export SIGILLO_TEST_POSTGRES_URL="$candidate"
+  elif [ "${CI:-}" = "true" ]; then
+    echo "PostgreSQL is not reachable at $candidate and CI needs it" >&2
+    exit 1
+  else
+    echo "warning: PostgreSQL not reachable: running the SQLite half only" >&2
+  fi
+fi
+if [ -n "${SIGILLO_TEST_POSTGRES_URL:-}" ] && command -v psql >/dev/null 2>&1; then
+  # Databases left behind by interrupted runs.
+  psql "$SIGILLO_TEST_POSTGRES_URL" -Atqc "select datname from pg_database where datname like 'sigillo_t_%'" 2>/dev/null |
+    while read -r db; do psql "$SIGILLO_TEST_POSTGRES_URL" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true; done
+fi
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "core purity: sigillo-core pulls in no I/O or async runtime"
+if cargo tree -p sigillo-core -e normal --prefix none --locked | grep -E '^(tokio|sqlx|axum|reqwest|hyper|mio) '; then
+  echo "sigillo-core must stay pure (DESIGN.md: no tokio, sqlx, axum, reqwest, hyper)" >&2
+  exit 1
+fi
+echo "ok"
+
+step "rust tests (SQLite${SIGILLO_TEST_POSTGRES_URL:+ and PostgreSQL})"
+cargo test --workspace --locked
+
+step "browser tests (Chromium)"
+cargo build -p sigillo-server --locked
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+export SIGILLO_BIN="$target_dir/debug/sigillo"
+(cd e2e && node --test)
