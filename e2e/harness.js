@@ -45,6 +45,7 @@ export const IT = {
   recoveryDone: "La nuova password è attiva e l'utenza è sbloccata. Ora puoi accedere.",
   passwordChanged: 'La password è stata cambiata.',
   otpResent: 'Ti abbiamo inviato un nuovo codice.',
+  otpSent: 'Ti abbiamo inviato un codice via SMS.',
   switchLanguage: 'English',
 };
 export const EN = {

@@ -62,12 +62,13 @@ test('Italian by default; the switch flips the language and the choice persists'
     assert.equal(await lang(v), 'en');
     assert.equal(await v.h1(), EN.recoveryTitle);
 
-    // And back to Italian.
+    // And back to Italian, staying on the same page.
     await v.click('#lang-switch', 'switched-to-italian');
+    assert.equal(v.path(), '/recovery');
     assert.equal(await lang(v), 'it');
-    assert.equal(await v.h1(), IT.loginTitle);
-    await v.goto('/recovery');
     assert.equal(await v.h1(), IT.recoveryTitle);
+    await v.goto('/login');
+    assert.equal(await v.h1(), IT.loginTitle);
   });
 });
 

@@ -37,21 +37,12 @@ impl IntoResponse for ApiError {
                 "The request body is too large.".to_owned(),
             ),
             Self::Service(e) => {
-                let status = match &e {
-                    ServiceError::AuthFailed | ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-                    ServiceError::Forbidden => StatusCode::FORBIDDEN,
-                    ServiceError::FlowOver => StatusCode::GONE,
-                    ServiceError::TooManyCodes => StatusCode::TOO_MANY_REQUESTS,
-                    ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                    ServiceError::Taken(_) => StatusCode::CONFLICT,
-                    ServiceError::NotFound => StatusCode::NOT_FOUND,
-                    ServiceError::Internal(inner) => {
-                        // Logged once here, with the request's span (and so its id); the
-                        // client learns nothing of the cause.
-                        tracing::error!(error = %inner, "internal error");
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    }
-                };
+                if let ServiceError::Internal(inner) = &e {
+                    // Logged once here, with the request's span (and so its id); the
+                    // client learns nothing of the cause.
+                    tracing::error!(error = %inner, "internal error");
+                }
+                let status = e.http_status();
                 let message = match &e {
                     ServiceError::AuthFailed => "Authentication failed.".to_owned(),
                     ServiceError::Unauthenticated => {

@@ -44,6 +44,21 @@ impl From<StoreError> for ServiceError {
 }
 
 impl ServiceError {
+    /// The HTTP status both web surfaces (pages and JSON API) answer this error with.
+    pub fn http_status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode as S;
+        match self {
+            Self::AuthFailed | Self::Unauthenticated => S::UNAUTHORIZED,
+            Self::Forbidden => S::FORBIDDEN,
+            Self::FlowOver => S::GONE,
+            Self::TooManyCodes => S::TOO_MANY_REQUESTS,
+            Self::Invalid(_) => S::UNPROCESSABLE_ENTITY,
+            Self::Taken(_) => S::CONFLICT,
+            Self::NotFound => S::NOT_FOUND,
+            Self::Internal(_) => S::INTERNAL_SERVER_ERROR,
+        }
+    }
+
     /// The stable code surfaces send to clients and translate.
     pub fn code(&self) -> &'static str {
         match self {

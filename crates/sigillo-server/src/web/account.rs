@@ -1,13 +1,11 @@
 //! The signed-in customer's pages: home, first access, password, alias, email, logout.
 
-use super::auth::{CsrfOnly, HasCsrf, checked, has_csrf};
+use super::auth::CsrfOnly;
+use super::extract::{CsrfForm, FullSession, WebSession, has_csrf};
 use super::forms::{Ctx, PASSWORD_FLOW, SESSION};
 use crate::middleware::client::WebOrigin;
 use crate::router::AppState;
 use crate::service::ServiceError;
-use crate::service::session::SessionCtx;
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,39 +14,17 @@ use serde::Deserialize;
 use sigillo_core::identity;
 use zeroize::Zeroizing;
 
-/// The session behind the cookie, or the way back to the login page.
-async fn session(state: &AppState, ctx: &mut Ctx) -> Result<SessionCtx, Response> {
-    let Some(token) = ctx.get(SESSION) else {
-        return Err(Redirect::to("/login").into_response());
-    };
-    match state.services.authenticate(&token).await {
-        Ok(s) => Ok(s),
-        Err(_) => {
-            ctx.remove(SESSION);
-            Err((std::mem::take(&mut ctx.jar), Redirect::to("/login")).into_response())
-        }
-    }
-}
-
-/// A full session: one limited to the first password change is sent there.
-async fn full_session(state: &AppState, ctx: &mut Ctx) -> Result<SessionCtx, Response> {
-    let s = session(state, ctx).await?;
-    if s.must_change_password() {
-        return Err(Redirect::to("/first-access").into_response());
-    }
-    Ok(s)
-}
-
 #[derive(Deserialize)]
 pub struct Done {
     done: Option<String>,
 }
 
-pub async fn home(State(state): State<AppState>, mut ctx: Ctx, Query(q): Query<Done>) -> Response {
-    let s = match full_session(&state, &mut ctx).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
+pub async fn home(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    FullSession(s): FullSession,
+    Query(q): Query<Done>,
+) -> Response {
     let notice = match q.done.as_deref() {
         Some("first_access") => Some("first_access_done"),
         Some("password") => Some("password_changed"),
@@ -109,6 +85,11 @@ pub struct EmailVerifyForm {
 
 has_csrf!(FirstAccessForm, PasswordForm, AliasForm, EmailVerifyForm);
 
+/// The form's error as its page shows it.
+fn form_error(e: &ServiceError) -> Option<String> {
+    Some(format!("err_{}", e.code()))
+}
+
 fn first_access_for(state: &AppState, ctx: &Ctx, status: StatusCode, error: Option<String>, alias: &str) -> Response {
     state.web.render(
         ctx,
@@ -120,11 +101,7 @@ fn first_access_for(state: &AppState, ctx: &Ctx, status: StatusCode, error: Opti
     )
 }
 
-pub async fn first_access_page(State(state): State<AppState>, mut ctx: Ctx) -> Response {
-    let s = match session(&state, &mut ctx).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
+pub async fn first_access_page(State(state): State<AppState>, ctx: Ctx, WebSession(s): WebSession) -> Response {
     if !s.must_change_password() {
         return Redirect::to("/").into_response();
     }
@@ -133,18 +110,11 @@ pub async fn first_access_page(State(state): State<AppState>, mut ctx: Ctx) -> R
 
 pub async fn first_access_submit(
     State(state): State<AppState>,
-    mut ctx: Ctx,
+    ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<FirstAccessForm>, FormRejection>,
+    WebSession(s): WebSession,
+    CsrfForm(form): CsrfForm<FirstAccessForm>,
 ) -> Response {
-    let form = match checked(&state, &ctx, form) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    let s = match session(&state, &mut ctx).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
     if *form.new_password != *form.confirm_password {
         return first_access_for(
             &state,
@@ -158,7 +128,7 @@ pub async fn first_access_submit(
     match state.services.complete_first_access(&s, &form.current_password, &form.new_password, alias, &origin).await {
         Ok(()) => Redirect::to("/?done=first_access").into_response(),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Taken(_) | ServiceError::AuthFailed)) => {
-            first_access_for(&state, &ctx, super::web_status(&e), Some(format!("err_{}", e.code())), &form.alias)
+            first_access_for(&state, &ctx, e.http_status(), form_error(&e), &form.alias)
         }
         Err(e) => state.web.error(ctx, e),
     }
@@ -182,10 +152,12 @@ pub struct Sent {
     sent: Option<String>,
 }
 
-pub async fn password_page(State(state): State<AppState>, mut ctx: Ctx, Query(q): Query<Sent>) -> Response {
-    if let Err(resp) = full_session(&state, &mut ctx).await {
-        return resp;
-    }
+pub async fn password_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    FullSession(_): FullSession,
+    Query(q): Query<Sent>,
+) -> Response {
     let notice = q.sent.is_some().then_some("otp_sent");
     password_for(&state, &ctx, StatusCode::OK, None, notice)
 }
@@ -194,15 +166,9 @@ pub async fn password_otp(
     State(state): State<AppState>,
     mut ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    FullSession(s): FullSession,
+    CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
-    if let Err(resp) = checked(&state, &ctx, form) {
-        return resp;
-    }
-    let s = match full_session(&state, &mut ctx).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
     match state.services.start_password_change(&s, &origin).await {
         Ok((started, _)) => {
             ctx.set(PASSWORD_FLOW, started.flow);
@@ -217,16 +183,9 @@ pub async fn password_submit(
     State(state): State<AppState>,
     mut ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<PasswordForm>, FormRejection>,
+    FullSession(s): FullSession,
+    CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
-    let form = match checked(&state, &ctx, form) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    let s = match full_session(&state, &mut ctx).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
     let Some(flow) = ctx.get(PASSWORD_FLOW) else {
         return password_for(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, Some("err_otp_required".into()), None);
     };
@@ -249,11 +208,11 @@ pub async fn password_submit(
             (ctx.jar, Redirect::to("/?done=password")).into_response()
         }
         Err(e @ (ServiceError::Invalid(_) | ServiceError::AuthFailed)) => {
-            password_for(&state, &ctx, super::web_status(&e), Some(format!("err_{}", e.code())), None)
+            password_for(&state, &ctx, e.http_status(), form_error(&e), None)
         }
         Err(e @ ServiceError::FlowOver) => {
             ctx.remove(PASSWORD_FLOW);
-            password_for(&state, &ctx, super::web_status(&e), Some(format!("err_{}", e.code())), None)
+            password_for(&state, &ctx, e.http_status(), form_error(&e), None)
         }
         Err(e) => state.web.error(ctx, e),
     }
@@ -263,33 +222,22 @@ fn alias_for(state: &AppState, ctx: &Ctx, status: StatusCode, error: Option<Stri
     state.web.render(ctx, status, "alias.html", context! { signed_in => true, error => error, alias => alias })
 }
 
-pub async fn alias_page(State(state): State<AppState>, mut ctx: Ctx) -> Response {
-    let s = match full_session(&state, &mut ctx).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
+pub async fn alias_page(State(state): State<AppState>, ctx: Ctx, FullSession(s): FullSession) -> Response {
     alias_for(&state, &ctx, StatusCode::OK, None, s.user.alias.as_deref().unwrap_or_default())
 }
 
 pub async fn alias_submit(
     State(state): State<AppState>,
-    mut ctx: Ctx,
+    ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<AliasForm>, FormRejection>,
+    FullSession(s): FullSession,
+    CsrfForm(form): CsrfForm<AliasForm>,
 ) -> Response {
-    let form = match checked(&state, &ctx, form) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    let s = match full_session(&state, &mut ctx).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
     let alias = if form.action == "remove" { None } else { Some(form.alias.as_str()) };
     match state.services.set_alias(&s, alias, &origin).await {
         Ok(_) => Redirect::to("/?done=alias").into_response(),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Taken(_))) => {
-            alias_for(&state, &ctx, super::web_status(&e), Some(format!("err_{}", e.code())), &form.alias)
+            alias_for(&state, &ctx, e.http_status(), form_error(&e), &form.alias)
         }
         Err(e) => state.web.error(ctx, e),
     }
@@ -311,12 +259,8 @@ pub async fn email_verify_submit(
     State(state): State<AppState>,
     ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<EmailVerifyForm>, FormRejection>,
+    CsrfForm(form): CsrfForm<EmailVerifyForm>,
 ) -> Response {
-    let form = match checked(&state, &ctx, form) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
     match state.services.confirm_email(&form.token, &origin).await {
         Ok(()) => state.web.message(&ctx, StatusCode::OK, "email_verified_done", ("/", "nav_home")),
         Err(e) => state.web.error(ctx, e),
@@ -325,34 +269,28 @@ pub async fn email_verify_submit(
 
 pub async fn email_resend(
     State(state): State<AppState>,
-    mut ctx: Ctx,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    ctx: Ctx,
+    FullSession(s): FullSession,
+    CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
-    if let Err(resp) = checked(&state, &ctx, form) {
-        return resp;
-    }
-    let s = match full_session(&state, &mut ctx).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
     match state.services.resend_email_validation(&s).await {
         Ok(()) => Redirect::to("/?done=email_resent").into_response(),
         Err(e) => state.web.error(ctx, e),
     }
 }
 
+/// Ends the session (when there is one) and forgets the cookie.
 pub async fn logout(
     State(state): State<AppState>,
     mut ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
-    if let Err(resp) = checked(&state, &ctx, form) {
-        return resp;
-    }
-    if let Ok(s) = session(&state, &mut ctx).await {
-        if let Err(e) = state.services.logout(&s, &origin).await {
-            return state.web.error(ctx, e);
+    if let Some(token) = ctx.get(SESSION) {
+        if let Ok(s) = state.services.authenticate(&token).await {
+            if let Err(e) = state.services.logout(&s, &origin).await {
+                return state.web.error(ctx, e);
+            }
         }
     }
     ctx.remove(SESSION);

@@ -1,49 +1,26 @@
 //! Login (password, then SMS OTP) and recovery (security code, then SMS OTP and a new
 //! password) as web pages.
 
+use super::extract::{CsrfForm, has_csrf};
 use super::forms::{Ctx, LOGIN_FLOW, RECOVERY_FLOW, SESSION};
 use crate::middleware::client::WebOrigin;
 use crate::notify::texts::OtpPurpose;
 use crate::router::AppState;
 use crate::service::ServiceError;
-use axum::Form;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-/// Unwraps a form, or answers with the "page expired" message when it is malformed
-/// or its CSRF token is not this browser's.
-#[expect(clippy::result_large_err, reason = "the error is the response itself, returned at once")]
-pub(super) fn checked<T: HasCsrf>(
-    state: &AppState,
-    ctx: &Ctx,
-    form: Result<Form<T>, FormRejection>,
-) -> Result<T, Response> {
-    match form {
-        Ok(Form(f)) if ctx.csrf_ok(f.csrf()) => Ok(f),
-        Ok(_) => Err(state.web.message(ctx, StatusCode::FORBIDDEN, "err_csrf", ("/", "nav_home"))),
-        Err(_) => Err(state.web.message(ctx, StatusCode::BAD_REQUEST, "err_malformed_request", ("/", "nav_home"))),
-    }
-}
-
-pub(super) trait HasCsrf {
-    fn csrf(&self) -> &str;
-}
-
-macro_rules! has_csrf {
-    ($($t:ty),*) => { $(impl HasCsrf for $t { fn csrf(&self) -> &str { &self.csrf } })* };
-}
-pub(super) use has_csrf;
-
 #[derive(Deserialize)]
-pub struct LoginForm {
+pub struct CredentialsForm {
     csrf: String,
     username: String,
-    password: Zeroizing<String>,
+    /// The password (login) or the security code (recovery).
+    #[serde(alias = "password", alias = "security_code")]
+    secret: Zeroizing<String>,
 }
 
 #[derive(Deserialize)]
@@ -58,13 +35,6 @@ pub struct CsrfOnly {
 }
 
 #[derive(Deserialize)]
-pub struct RecoveryForm {
-    csrf: String,
-    username: String,
-    security_code: Zeroizing<String>,
-}
-
-#[derive(Deserialize)]
 pub struct RecoveryCompleteForm {
     csrf: String,
     code: Zeroizing<String>,
@@ -72,7 +42,7 @@ pub struct RecoveryCompleteForm {
     confirm_password: Zeroizing<String>,
 }
 
-has_csrf!(LoginForm, OtpForm, CsrfOnly, RecoveryForm, RecoveryCompleteForm);
+has_csrf!(CredentialsForm, OtpForm, CsrfOnly, RecoveryCompleteForm);
 
 pub async fn login_page(State(state): State<AppState>, ctx: Ctx) -> Response {
     if let Some(token) = ctx.get(SESSION) {
@@ -83,23 +53,36 @@ pub async fn login_page(State(state): State<AppState>, ctx: Ctx) -> Response {
     state.web.render(&ctx, StatusCode::OK, "login.html", context! {})
 }
 
-pub async fn login_submit(
-    State(state): State<AppState>,
+/// Step one of a login or a recovery: on success the flow's SMS OTP goes out at once and
+/// the flow handle is kept in an HttpOnly cookie.
+async fn start_flow(
+    state: &AppState,
     mut ctx: Ctx,
-    WebOrigin(origin): WebOrigin,
-    form: Result<Form<LoginForm>, FormRejection>,
+    origin: &crate::service::Origin,
+    form: CredentialsForm,
+    purpose: OtpPurpose,
 ) -> Response {
-    let form = match checked(&state, &ctx, form) {
-        Ok(f) => f,
-        Err(resp) => return resp,
+    let (started, template, cookie, next) = match purpose {
+        OtpPurpose::Recovery => (
+            state.services.start_recovery(&form.username, &form.secret, origin).await,
+            "recovery.html",
+            RECOVERY_FLOW,
+            "/recovery/complete",
+        ),
+        _ => (
+            state.services.start_login(&form.username, &form.secret, origin).await,
+            "login.html",
+            LOGIN_FLOW,
+            "/login/otp",
+        ),
     };
-    let started = match state.services.start_login(&form.username, &form.password, &origin).await {
+    let started = match started {
         Ok(s) => s,
         Err(ServiceError::AuthFailed) => {
             return state.web.render(
                 &ctx,
                 StatusCode::UNAUTHORIZED,
-                "login.html",
+                template,
                 context! {
                     error => "err_authentication_failed", username => form.username,
                 },
@@ -107,11 +90,20 @@ pub async fn login_submit(
         }
         Err(e) => return state.web.error(ctx, e),
     };
-    if let Err(e) = state.services.send_flow_otp(&started.flow, OtpPurpose::Login, &origin).await {
+    if let Err(e) = state.services.send_flow_otp(&started.flow, purpose, origin).await {
         return state.web.error(ctx, e);
     }
-    ctx.set(LOGIN_FLOW, started.flow);
-    (ctx.jar, Redirect::to("/login/otp")).into_response()
+    ctx.set(cookie, started.flow);
+    (ctx.jar, Redirect::to(next)).into_response()
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    WebOrigin(origin): WebOrigin,
+    CsrfForm(form): CsrfForm<CredentialsForm>,
+) -> Response {
+    start_flow(&state, ctx, &origin, form, OtpPurpose::Login).await
 }
 
 fn otp_page_for(
@@ -142,12 +134,8 @@ pub async fn otp_submit(
     State(state): State<AppState>,
     mut ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<OtpForm>, FormRejection>,
+    CsrfForm(form): CsrfForm<OtpForm>,
 ) -> Response {
-    let form = match checked(&state, &ctx, form) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
     let Some(flow) = ctx.get(LOGIN_FLOW) else {
         return Redirect::to("/login").into_response();
     };
@@ -165,25 +153,34 @@ pub async fn otp_submit(
     }
 }
 
+/// Sends the flow's code again; `page` renders the flow's page with a notice or error.
+async fn resend(
+    state: &AppState,
+    ctx: Ctx,
+    origin: &crate::service::Origin,
+    cookie: &str,
+    purpose: OtpPurpose,
+    page: fn(&AppState, &Ctx, StatusCode, Option<String>, Option<&str>) -> Response,
+) -> Response {
+    let Some(flow) = ctx.get(cookie) else {
+        return Redirect::to(if purpose == OtpPurpose::Recovery { "/recovery" } else { "/login" }).into_response();
+    };
+    match state.services.send_flow_otp(&flow, purpose, origin).await {
+        Ok(_) => page(state, &ctx, StatusCode::OK, None, Some("otp_resent")),
+        Err(e @ (ServiceError::TooManyCodes | ServiceError::FlowOver)) => {
+            page(state, &ctx, e.http_status(), Some(format!("err_{}", e.code())), None)
+        }
+        Err(e) => state.web.error(ctx, e),
+    }
+}
+
 pub async fn otp_resend(
     State(state): State<AppState>,
     ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
-    if let Err(resp) = checked(&state, &ctx, form) {
-        return resp;
-    }
-    let Some(flow) = ctx.get(LOGIN_FLOW) else {
-        return Redirect::to("/login").into_response();
-    };
-    match state.services.send_flow_otp(&flow, OtpPurpose::Login, &origin).await {
-        Ok(_) => otp_page_for(&state, &ctx, StatusCode::OK, None, Some("otp_resent")),
-        Err(e @ (ServiceError::TooManyCodes | ServiceError::FlowOver)) => {
-            otp_page_for(&state, &ctx, super::web_status(&e), Some(format!("err_{}", e.code())), None)
-        }
-        Err(e) => state.web.error(ctx, e),
-    }
+    resend(&state, ctx, &origin, LOGIN_FLOW, OtpPurpose::Login, otp_page_for).await
 }
 
 pub async fn recovery_page(State(state): State<AppState>, ctx: Ctx) -> Response {
@@ -192,33 +189,11 @@ pub async fn recovery_page(State(state): State<AppState>, ctx: Ctx) -> Response 
 
 pub async fn recovery_submit(
     State(state): State<AppState>,
-    mut ctx: Ctx,
+    ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<RecoveryForm>, FormRejection>,
+    CsrfForm(form): CsrfForm<CredentialsForm>,
 ) -> Response {
-    let form = match checked(&state, &ctx, form) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    let started = match state.services.start_recovery(&form.username, &form.security_code, &origin).await {
-        Ok(s) => s,
-        Err(ServiceError::AuthFailed) => {
-            return state.web.render(
-                &ctx,
-                StatusCode::UNAUTHORIZED,
-                "recovery.html",
-                context! {
-                    error => "err_authentication_failed", username => form.username,
-                },
-            );
-        }
-        Err(e) => return state.web.error(ctx, e),
-    };
-    if let Err(e) = state.services.send_flow_otp(&started.flow, OtpPurpose::Recovery, &origin).await {
-        return state.web.error(ctx, e);
-    }
-    ctx.set(RECOVERY_FLOW, started.flow);
-    (ctx.jar, Redirect::to("/recovery/complete")).into_response()
+    start_flow(&state, ctx, &origin, form, OtpPurpose::Recovery).await
 }
 
 fn recovery_complete_for(
@@ -248,12 +223,8 @@ pub async fn recovery_complete_submit(
     State(state): State<AppState>,
     mut ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<RecoveryCompleteForm>, FormRejection>,
+    CsrfForm(form): CsrfForm<RecoveryCompleteForm>,
 ) -> Response {
-    let form = match checked(&state, &ctx, form) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
     let Some(flow) = ctx.get(RECOVERY_FLOW) else {
         return Redirect::to("/recovery").into_response();
     };
@@ -273,8 +244,9 @@ pub async fn recovery_complete_submit(
             state.web.message(&ctx, StatusCode::OK, "recovery_done", ("/login", "back_to_login"))
         }
         Err(e @ (ServiceError::Invalid(_) | ServiceError::AuthFailed | ServiceError::FlowOver)) => {
+            // An expired or used flow reads as any other failure (P9).
             let shown = if matches!(e, ServiceError::FlowOver) { ServiceError::AuthFailed } else { e };
-            recovery_complete_for(&state, &ctx, super::web_status(&shown), Some(format!("err_{}", shown.code())), None)
+            recovery_complete_for(&state, &ctx, shown.http_status(), Some(format!("err_{}", shown.code())), None)
         }
         Err(e) => state.web.error(ctx, e),
     }
@@ -284,21 +256,9 @@ pub async fn recovery_resend(
     State(state): State<AppState>,
     ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
-    if let Err(resp) = checked(&state, &ctx, form) {
-        return resp;
-    }
-    let Some(flow) = ctx.get(RECOVERY_FLOW) else {
-        return Redirect::to("/recovery").into_response();
-    };
-    match state.services.send_flow_otp(&flow, OtpPurpose::Recovery, &origin).await {
-        Ok(_) => recovery_complete_for(&state, &ctx, StatusCode::OK, None, Some("otp_resent")),
-        Err(e @ (ServiceError::TooManyCodes | ServiceError::FlowOver)) => {
-            recovery_complete_for(&state, &ctx, super::web_status(&e), Some(format!("err_{}", e.code())), None)
-        }
-        Err(e) => state.web.error(ctx, e),
-    }
+    resend(&state, ctx, &origin, RECOVERY_FLOW, OtpPurpose::Recovery, recovery_complete_for).await
 }
 
 impl AppState {

@@ -5,11 +5,13 @@
 //! # Layout
 //! - [`i18n`]: languages and texts (`locales/*.toml`).
 //! - [`forms`]: cookies, language and CSRF of a request.
+//! - [`extract`]: CSRF-checked forms and the signed-in session.
 //! - [`auth`]: login, SMS OTP, recovery.
 //! - [`account`]: home, first access, password, alias, email, logout.
 
 pub mod account;
 pub mod auth;
+pub mod extract;
 pub mod forms;
 pub mod i18n;
 
@@ -96,24 +98,10 @@ impl Web {
                 self.message(&ctx, StatusCode::INTERNAL_SERVER_ERROR, "err_internal", ("/", "nav_home"))
             }
             other => {
-                let status = web_status(&other);
+                let status = other.http_status();
                 self.message(&ctx, status, &format!("err_{}", other.code()), ("/login", "back_to_login"))
             }
         }
-    }
-}
-
-/// HTTP status of a form error.
-pub fn web_status(e: &ServiceError) -> StatusCode {
-    match e {
-        ServiceError::AuthFailed | ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ServiceError::Forbidden => StatusCode::FORBIDDEN,
-        ServiceError::FlowOver => StatusCode::GONE,
-        ServiceError::TooManyCodes => StatusCode::TOO_MANY_REQUESTS,
-        ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ServiceError::Taken(_) => StatusCode::CONFLICT,
-        ServiceError::NotFound => StatusCode::NOT_FOUND,
-        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
