@@ -14,6 +14,7 @@ use sigillo_store::repo::outbox;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
@@ -42,8 +43,20 @@ pub fn router(state: AppState) -> Router {
     if state.services.cfg.dev_mode {
         app = app.route("/dev/outbox", get(dev_outbox));
     }
+    let dev_mode = state.services.cfg.dev_mode;
     let request_id = axum::http::HeaderName::from_static("x-request-id");
-    app.with_state(state)
+    let app = app.with_state(state);
+    // Outside dev mode sigillo is reached over TLS (terminated in front of it): browsers
+    // must never fall back to plain HTTP.
+    let app = if dev_mode {
+        app
+    } else {
+        app.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        ))
+    };
+    app
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(headers::security_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

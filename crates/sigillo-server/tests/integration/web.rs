@@ -178,5 +178,6 @@ async fn health_metrics_openapi_and_dev_outbox() {
     assert_eq!(prod.get("/dev/outbox", None).await.status(), StatusCode::NOT_FOUND);
     let page = prod.client.get(prod.url("/login")).send().await.unwrap();
     assert!(cookies(page.headers()).iter().all(|c| c.contains("Secure")), "Secure cookies outside dev mode");
+    assert_eq!(page.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
     prod.stop().await;
 }
