@@ -200,16 +200,23 @@ async fn sessions_die_after_five_idle_minutes() {
         let mut c = db.store.conn().await.unwrap();
         let idle = 300_000;
         let id = sessions::create(&mut c, b"tok", &u.id, "full", "web", NOW).await.unwrap();
-        let s = sessions::touch(&mut c, b"tok", NOW + idle - 1, idle).await.unwrap().unwrap();
+        let sessions::Touched::Live(s) = sessions::touch(&mut c, b"tok", NOW + idle - 1, idle).await.unwrap() else {
+            panic!("live")
+        };
         assert_eq!((s.id.as_str(), s.scope.as_str()), (id.as_str(), "full"));
         // Activity moved the deadline: 4:59 after the last touch it still lives.
-        assert!(sessions::touch(&mut c, b"tok", NOW + 2 * idle - 2, idle).await.unwrap().is_some());
-        assert!(sessions::touch(&mut c, b"tok", NOW + 3 * idle, idle).await.unwrap().is_none());
-        assert!(sessions::touch(&mut c, b"tok", NOW + 3 * idle + 1, idle).await.unwrap().is_none(), "stays dead");
+        assert!(matches!(
+            sessions::touch(&mut c, b"tok", NOW + 2 * idle - 2, idle).await.unwrap(),
+            sessions::Touched::Live(_)
+        ));
+        let expired = sessions::touch(&mut c, b"tok", NOW + 3 * idle, idle).await.unwrap();
+        assert!(matches!(expired, sessions::Touched::Expired { id: ref e, .. } if *e == id), "{expired:?}");
+        let again = sessions::touch(&mut c, b"tok", NOW + 3 * idle + 1, idle).await.unwrap();
+        assert!(matches!(again, sessions::Touched::Dead), "stays dead, reported once");
         sessions::create(&mut c, b"t2", &u.id, "full", "api", NOW).await.unwrap();
         sessions::create(&mut c, b"t3", &u.id, "full", "web", NOW).await.unwrap();
         assert_eq!(sessions::end_all_for_user(&mut c, &u.id, "password_changed", NOW).await.unwrap(), 2);
-        assert!(sessions::touch(&mut c, b"t2", NOW + 1, idle).await.unwrap().is_none());
+        assert!(matches!(sessions::touch(&mut c, b"t2", NOW + 1, idle).await.unwrap(), sessions::Touched::Dead));
     });
 }
 

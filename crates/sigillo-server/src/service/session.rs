@@ -4,6 +4,7 @@
 
 use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
 use serde_json::json;
+use sigillo_core::time::UnixMillis;
 use sigillo_core::token;
 use sigillo_store::repo::sessions;
 use sigillo_store::repo::users::{self, User, UserStatus};
@@ -42,9 +43,28 @@ impl Services {
         let now = self.now().0;
         let idle_ms = i64::try_from(self.cfg.security.session_idle_secs * 1000).unwrap_or(300_000);
         let mut conn = self.store.conn().await?;
-        let session = sessions::touch(&mut conn, &token::digest(token), now, idle_ms)
-            .await?
-            .ok_or(ServiceError::Unauthenticated)?;
+        let session = match sessions::touch(&mut conn, &token::digest(token), now, idle_ms).await? {
+            sessions::Touched::Live(session) => session,
+            sessions::Touched::Expired { id, user_id } => {
+                drop(conn);
+                let mut tx = self.store.begin().await?;
+                audit(
+                    &mut tx,
+                    UnixMillis(now),
+                    &Actor::System,
+                    "session.expired",
+                    &user_id,
+                    &Origin::cli(),
+                    json!({
+                        "session": id, "reason": "idle",
+                    }),
+                )
+                .await?;
+                sigillo_store::commit(tx).await?;
+                return Err(ServiceError::Unauthenticated);
+            }
+            sessions::Touched::Dead => return Err(ServiceError::Unauthenticated),
+        };
         let user = users::by_id(&mut conn, &session.user_id).await?.ok_or(ServiceError::Unauthenticated)?;
         if matches!(user.status, UserStatus::Locked | UserStatus::Blocked) {
             sessions::end(&mut conn, &session.id, "user_locked", now).await?;

@@ -18,6 +18,7 @@ async fn sessions_end_after_five_idle_minutes() {
         assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), StatusCode::UNAUTHORIZED);
         app.advance(Duration::from_secs(1));
         assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), StatusCode::UNAUTHORIZED, "and stays ended");
+        assert_eq!(app.audit_actions().await.iter().filter(|a| *a == "session.expired").count(), 1, "audited once");
 
         let (token, _) = app.login(&env.user_code, "58301649", "+393331234567").await;
         assert_eq!(app.post("/api/v1/logout", json!({}), Some(&token)).await.status(), StatusCode::NO_CONTENT);

@@ -49,9 +49,20 @@ pub async fn create(
     Ok(id)
 }
 
+/// What a token's use found.
+#[derive(Debug)]
+pub enum Touched {
+    /// A live session; its activity was recorded.
+    Live(Session),
+    /// The session had been idle too long and was ended by this very call.
+    Expired { id: String, user_id: String },
+    /// No such session, or one that had already ended.
+    Dead,
+}
+
 /// Finds a live session and records the activity, in one statement: a session idle for
 /// `idle_ms` or more is dead whatever the cookie says, and is marked ended.
-pub async fn touch(conn: &mut Conn, token_digest: &[u8], now: i64, idle_ms: i64) -> Result<Option<Session>> {
+pub async fn touch(conn: &mut Conn, token_digest: &[u8], now: i64, idle_ms: i64) -> Result<Touched> {
     let row = sqlx::query(
         "UPDATE sessions SET last_seen_at = $2 \
          WHERE token_digest = $1 AND ended_at IS NULL AND last_seen_at > $3 \
@@ -63,14 +74,20 @@ pub async fn touch(conn: &mut Conn, token_digest: &[u8], now: i64, idle_ms: i64)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = row {
-        return from_row(&row).map(Some);
+        return from_row(&row).map(Touched::Live);
     }
-    sqlx::query("UPDATE sessions SET ended_at = $2, end_reason = 'idle' WHERE token_digest = $1 AND ended_at IS NULL")
-        .bind(token_digest)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(None)
+    let ended = sqlx::query(
+        "UPDATE sessions SET ended_at = $2, end_reason = 'idle' WHERE token_digest = $1 AND ended_at IS NULL \
+         RETURNING id, user_id",
+    )
+    .bind(token_digest)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match ended {
+        Some(r) => Ok(Touched::Expired { id: r.try_get("id")?, user_id: r.try_get("user_id")? }),
+        None => Ok(Touched::Dead),
+    }
 }
 
 pub async fn end(conn: &mut Conn, id: &str, reason: &str, now: i64) -> Result<bool> {
