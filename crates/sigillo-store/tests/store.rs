@@ -308,3 +308,47 @@ async fn audit_chain_survives_concurrency_and_reveals_tampering() {
         );
     });
 }
+
+/// SQLite runs in WAL mode (readers never wait for the writer) with a busy timeout, and
+/// write transactions take the write lock at once, so concurrent writers queue instead
+/// of failing.
+#[tokio::test]
+async fn sqlite_uses_wal_and_a_busy_timeout() {
+    use sqlx::Row;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut c = db.store.conn().await.unwrap();
+    let mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(&mut *c).await.unwrap().get(0);
+    assert_eq!(mode, "wal");
+    let timeout: i64 = sqlx::query("PRAGMA busy_timeout").fetch_one(&mut *c).await.unwrap().get(0);
+    assert_eq!(timeout, 5000);
+    drop(c);
+    // Twenty writers that each read, then write: none fails to upgrade its lock.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = db.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            let n = users::count(&mut tx).await.unwrap();
+            users::insert(
+                &mut tx,
+                &users::NewUser {
+                    user_code: &format!("{:08}", 20_000_000 + i),
+                    password_hash: "h",
+                    security_code_hash: "s",
+                    phone: "+393331234567",
+                    email: None,
+                    status: users::UserStatus::Active,
+                },
+                NOW + n,
+            )
+            .await
+            .unwrap();
+            sigillo_store::commit(tx).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(users::count(&mut db.store.conn().await.unwrap()).await.unwrap(), 20);
+    db.cleanup().await;
+}
