@@ -10,7 +10,7 @@ use sigillo_core::security_code;
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Users: create, show, unlock, reissue the envelope, change phone or email.
+    /// Users: create, show, unlock, block, reissue the envelope, change phone or email.
     #[command(subcommand)]
     User(UserCommand),
     /// The audit trail: verify the hash chain, show the latest records.
@@ -45,6 +45,15 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Blocks a user at the bank's request: sessions end, login and recovery are refused.
+    Block {
+        user_code: String,
+        /// Why, for the audit trail (no personal data beyond what is needed).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lifts a bank block.
+    Unblock { user_code: String },
     /// Changes the certified phone (the customer is told on the old number).
     SetPhone { user_code: String, phone: String },
     /// Changes the email address (a validation link goes to the new one).
@@ -103,6 +112,14 @@ pub async fn run(services: &Services, operator: &str, cmd: AdminCommand) -> anyh
         AdminCommand::User(UserCommand::ReissueEnvelope { user_code, json }) => {
             let env = services.reissue_envelope(&user_code, operator).await?;
             print_envelope(&env, json)?;
+        }
+        AdminCommand::User(UserCommand::Block { user_code, reason }) => {
+            services.block_user(&user_code, &reason, operator).await?;
+            println!("user {user_code} blocked");
+        }
+        AdminCommand::User(UserCommand::Unblock { user_code }) => {
+            services.unblock_user(&user_code, operator).await?;
+            println!("user {user_code} unblocked");
         }
         AdminCommand::User(UserCommand::SetPhone { user_code, phone }) => {
             services.set_phone(&user_code, &phone, operator).await?;

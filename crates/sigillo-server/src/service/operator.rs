@@ -154,6 +154,44 @@ impl Services {
         Ok(())
     }
 
+    /// Blocks a user at the bank's request (fraud suspicion, death, closed relationship):
+    /// every session ends, login and recovery are refused until an operator unblocks.
+    pub async fn block_user(&self, user_code: &str, reason: &str, operator: &str) -> ServiceResult<()> {
+        let user = self.user_by_code(user_code).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        users::set_status(&mut tx, &user.id, UserStatus::Blocked, now.0).await?;
+        sessions::end_all_for_user(&mut tx, &user.id, "blocked", now.0).await?;
+        audit(
+            &mut tx,
+            now,
+            &Actor::Operator(operator.into()),
+            "user.blocked",
+            &user.id,
+            &Origin::cli(),
+            json!({ "reason": reason }),
+        )
+        .await?;
+        sigillo_store::commit(tx).await?;
+        Ok(())
+    }
+
+    /// Lifts a bank block. Locks from failed attempts are not lifted by this (see `unlock_user`).
+    pub async fn unblock_user(&self, user_code: &str, operator: &str) -> ServiceResult<()> {
+        let user = self.user_by_code(user_code).await?;
+        if user.status != UserStatus::Blocked {
+            return Err(ServiceError::Invalid("not_blocked"));
+        }
+        let now = self.now();
+        let status = if user.password_initial { UserStatus::MustChangePassword } else { UserStatus::Active };
+        let mut tx = self.store.begin().await?;
+        users::set_status(&mut tx, &user.id, status, now.0).await?;
+        audit(&mut tx, now, &Actor::Operator(operator.into()), "user.unblocked", &user.id, &Origin::cli(), json!({}))
+            .await?;
+        sigillo_store::commit(tx).await?;
+        Ok(())
+    }
+
     /// Changes the certified phone. The new number is uncertified until the customer
     /// proves it with an OTP; the old number is told, in case this is an account takeover.
     pub async fn set_phone(&self, user_code: &str, phone: &str, operator: &str) -> ServiceResult<()> {

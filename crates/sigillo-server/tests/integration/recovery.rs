@@ -156,3 +156,27 @@ async fn wrong_security_codes_are_limited() {
         assert_eq!(app.audit_actions().await.iter().filter(|a| *a == "security_code.failed").count(), 5);
     });
 }
+
+/// A user the bank blocked can neither log in nor recover, whatever it knows; an
+/// operator's unblock restores it.
+#[tokio::test]
+async fn blocked_users_cannot_log_in_or_recover() {
+    each_backend!(|app| {
+        let env = app.user().await;
+        let phone = "+393331234567";
+        let token = app.activate(&env, "58301649", phone).await;
+        app.services.block_user(&env.user_code, "fraud suspicion", "op").await.unwrap();
+        assert_eq!(app.get("/api/v1/me", Some(&token)).await.status(), StatusCode::UNAUTHORIZED, "sessions end");
+        let resp = app.post("/api/v1/login", json!({ "username": env.user_code, "password": "58301649" }), None).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            recover(&app, &env.user_code, &env.security_code, phone, "73920518").await,
+            StatusCode::UNAUTHORIZED
+        );
+        app.services.unblock_user(&env.user_code, "op").await.unwrap();
+        let (_, must_change) = app.login(&env.user_code, "58301649", phone).await;
+        assert!(!must_change);
+        let actions = app.audit_actions().await;
+        assert!(actions.iter().any(|a| a == "user.blocked") && actions.iter().any(|a| a == "user.unblocked"));
+    });
+}
