@@ -34,6 +34,8 @@ pub struct Ctx {
     /// This page's path, so the language switch can come back to it.
     pub path: String,
     secure: bool,
+    /// The browser came without its `sg_b` cookie: no form it sends can be ours yet.
+    fresh_browser: bool,
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -49,16 +51,16 @@ impl FromRequestParts<AppState> for Ctx {
                 parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(Lang::from_accept_language)
             })
             .unwrap_or(Lang::It);
-        let browser = match jar.get(BROWSER) {
-            Some(c) if c.value().len() >= 32 => c.value().to_owned(),
+        let (browser, fresh_browser) = match jar.get(BROWSER) {
+            Some(c) if c.value().len() >= 32 => (c.value().to_owned(), false),
             _ => {
                 let id = sigillo_core::token::generate(&mut rand::rngs::OsRng);
                 jar = jar.add(cookie(BROWSER, id.clone(), secure));
-                id
+                (id, true)
             }
         };
         let csrf = csrf_token(state.services.csrf_key(), &browser);
-        Ok(Self { jar, lang, csrf, path: parts.uri.path().to_owned(), secure })
+        Ok(Self { jar, lang, csrf, path: parts.uri.path().to_owned(), secure, fresh_browser })
     }
 }
 
@@ -78,9 +80,7 @@ pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static
 impl Ctx {
     /// Whether a submitted form's token belongs to this browser (constant-time).
     pub fn csrf_ok(&self, submitted: &str) -> bool {
-        // A browser that arrived without the cookie got a fresh one just now: its token
-        // cannot match, which is right, since its form was not ours.
-        self.jar.get(BROWSER).is_some() && bool::from(self.csrf.as_bytes().ct_eq(submitted.as_bytes()))
+        !self.fresh_browser && bool::from(self.csrf.as_bytes().ct_eq(submitted.as_bytes()))
     }
 
     pub fn get(&self, name: &str) -> Option<String> {
