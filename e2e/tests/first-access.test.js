@@ -7,6 +7,7 @@ import { IT, setup, withPage } from '../harness.js';
 
 const env = setup(test, 'first-access');
 
+// Requirements: R43, R44.
 test('first access: envelope login, SMS code, new password and alias, email validation', async () => {
   const { server, browser } = env;
   const user = await server.createUser();

@@ -7,6 +7,7 @@ import { IT, setup, withPage } from '../harness.js';
 
 const env = setup(test, 'lockout');
 
+// Requirements: R10, R11, R12, P2.
 test('lockout after 5 wrong passwords, alerts, then recovery unlocks', async () => {
   const { server, browser } = env;
   const user = await server.createActiveUser({ alias: 'Paolo.Gialli' });

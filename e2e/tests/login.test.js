@@ -63,6 +63,7 @@ test('login with the alias in another case, a wrong SMS code first, then logout'
   });
 });
 
+// Requirements: R9, R22, P9.
 test('a wrong password and an unknown user get the very same answer', async () => {
   const { server, browser } = env;
   const user = await server.createActiveUser({ alias: 'Anna.Neri' });

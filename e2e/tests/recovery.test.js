@@ -13,6 +13,7 @@ function typedLikeACustomer(code) {
   return code.replace(/-/g, '').toLowerCase().match(/.{1,5}/g).join('-');
 }
 
+// Requirements: R46.
 test('recovery: forgotten password → security code → SMS code + new password → login', async () => {
   const { server, browser } = env;
   const user = await server.createActiveUser();

@@ -7,6 +7,7 @@ import { IT, setup, withPage } from '../harness.js';
 
 const env = setup(test, 'security');
 
+// Requirements: R13, R22, P10.
 test('cookies are HttpOnly and SameSite=Strict; pages carry the CSP and no-store', async () => {
   const { server, browser } = env;
   const user = await server.createActiveUser({ alias: 'Sara.Blu' });
@@ -56,6 +57,7 @@ test('cookies are HttpOnly and SameSite=Strict; pages carry the CSP and no-store
   });
 });
 
+// Requirements: R13, P10.
 test('a form post with a tampered or foreign CSRF token is refused (403) and changes nothing', async () => {
   const { server, browser } = env;
   const user = await server.createActiveUser({ alias: 'Marco.Viola' });

@@ -80,6 +80,7 @@ impl LockoutPolicy {
 mod tests {
     use super::*;
 
+    /// R10: configuration can lower the failure limit, never raise it above five (RTS art. 4(3)(b)).
     #[test]
     fn limit_never_exceeds_five() {
         let p = LockoutPolicy { max_failures: 9, ..LockoutPolicy::default() };
@@ -88,6 +89,7 @@ mod tests {
         assert_eq!(LockoutPolicy { max_failures: 0, ..p }.limit(), 1);
     }
 
+    /// R11: a lock is temporary (and alerted) until `temporary_locks` temporary locks came before.
     #[test]
     fn temporary_then_permanent() {
         let p = LockoutPolicy::default();

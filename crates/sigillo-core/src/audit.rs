@@ -141,6 +141,7 @@ mod tests {
         assert_eq!(verify_all(&[], 0, &[]), Ok(0));
     }
 
+    /// P11: an edited, deleted, relinked or cut-off record is found.
     #[test]
     fn every_kind_of_tampering_is_found() {
         let records = chain(5);

@@ -109,6 +109,7 @@ mod tests {
     use rand::SeedableRng;
     use std::collections::HashSet;
 
+    /// R42: user codes are drawn at random, not issued in sequence.
     #[test]
     fn user_codes_are_eight_digits_and_not_sequential() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);

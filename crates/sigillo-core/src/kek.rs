@@ -95,6 +95,7 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    /// R40, R41, P7: sealed data opens only under the same key and context.
     #[test]
     fn seal_and_open_bind_key_and_context() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(8);
@@ -109,6 +110,7 @@ mod tests {
         assert_eq!(kek.open(b"x", &sealed[..10]), Err(KekError::Open));
     }
 
+    /// R40: the key parses from its configuration form and is never printed.
     #[test]
     fn base64_round_trip_and_debug_hides_the_key() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(9);
@@ -121,6 +123,7 @@ mod tests {
         assert_eq!(Kek::from_base64("c2hvcnQ=").unwrap_err(), KekError::Malformed);
     }
 
+    /// R41, P7: purpose keys come from HKDF-SHA-256 as RFC 5869 specifies.
     #[test]
     fn hkdf_matches_rfc5869_case_1() {
         // RFC 5869 A.1, checked through the same crate call `derive` makes.

@@ -234,6 +234,7 @@ mod tests {
         assert_eq!(p.check(&"x".repeat(65), &[]), Err(PasswordError::TooLong));
     }
 
+    /// R42: the envelope's initial passwords are random and pass the policy.
     #[test]
     fn initial_passwords_pass_their_policy() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
@@ -246,6 +247,7 @@ mod tests {
         }
     }
 
+    /// R40, P7: secrets are stored as salted Argon2id hashes.
     #[test]
     fn hashes_are_argon2id_salted_and_verify() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);

@@ -38,6 +38,7 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    /// R42: security codes are random over an unambiguous alphabet.
     #[test]
     fn codes_use_the_unambiguous_alphabet_and_round_trip() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);

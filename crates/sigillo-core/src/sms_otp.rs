@@ -38,6 +38,7 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    /// R6, R8, R13, R40: a random code, kept only as a keyed digest bound to its flow.
     #[test]
     fn codes_are_six_digits_and_digests_bind_the_flow() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(4);
@@ -56,6 +57,7 @@ mod tests {
         assert!(!matches(&key, "flow-a", &code, &stored[..31]), "length mismatch never matches");
     }
 
+    /// R7: the code's digits are uniform CSPRNG output.
     #[test]
     fn digits_are_uniform_enough() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);

@@ -23,6 +23,7 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    /// R40: tokens are 256 random bits, kept only as SHA-256 digests.
     #[test]
     fn tokens_are_long_random_and_digest_stably() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(6);

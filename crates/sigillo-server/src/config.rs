@@ -396,6 +396,7 @@ mod tests {
         });
     }
 
+    /// R10, R14: a failure limit above five or an idle limit above 300 s is refused.
     #[test]
     fn unknown_keys_and_unsafe_values_are_refused() {
         assert!(Config::from_toml("listen_adress = \"0.0.0.0:1\"").is_err());

@@ -148,6 +148,7 @@ pub fn rfc3339(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// R22: flow handles never reach the logs.
     #[test]
     fn handles_are_redacted_from_logged_paths() {
         assert_eq!(

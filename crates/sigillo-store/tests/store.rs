@@ -99,6 +99,7 @@ async fn users_are_found_by_code_and_case_insensitive_alias() {
     });
 }
 
+/// R10, P2: 50 parallel attempts reserve at most five; success resets the count.
 #[tokio::test]
 async fn fifty_parallel_attempts_reserve_at_most_five() {
     on_each_backend!(|db| {
@@ -154,6 +155,7 @@ async fn fifty_parallel_attempts_reserve_at_most_five() {
     });
 }
 
+/// R5, P8: one approval among 20 concurrent submissions of the right code.
 #[tokio::test]
 async fn an_otp_approves_its_flow_once_even_under_concurrency() {
     on_each_backend!(|db| {
@@ -193,6 +195,7 @@ async fn an_otp_approves_its_flow_once_even_under_concurrency() {
     });
 }
 
+/// R14, P10: five idle minutes end the session in the store (RTS art. 4(3)(d)).
 #[tokio::test]
 async fn sessions_die_after_five_idle_minutes() {
     on_each_backend!(|db| {
@@ -220,6 +223,7 @@ async fn sessions_die_after_five_idle_minutes() {
     });
 }
 
+/// P8: a link works once, and not after it expires.
 #[tokio::test]
 async fn email_links_work_once_and_expire() {
     on_each_backend!(|db| {
@@ -264,6 +268,7 @@ async fn outbox_messages_are_claimed_once_and_retried() {
     });
 }
 
+/// P11: concurrent appends keep the chain; edits are refused or detected.
 #[tokio::test]
 async fn audit_chain_survives_concurrency_and_reveals_tampering() {
     on_each_backend!(|db| {

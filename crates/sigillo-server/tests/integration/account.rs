@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 /// Password change: current password + SMS OTP of a flow this user started; other
 /// sessions end; the customer is told by SMS and email.
+/// Requirements: R9, R13, P9.
 #[tokio::test]
 async fn password_change_needs_current_password_and_otp() {
     each_backend!(|app| {

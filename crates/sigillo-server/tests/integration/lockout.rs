@@ -5,6 +5,7 @@ use std::time::Duration;
 
 /// DESIGN P2, RTS art. 4(3)(b): 50 parallel wrong passwords are counted without lost
 /// updates, exactly 5 are verified, the 5th locks, and the customer is alerted (R11).
+/// Requirements: R10, R11, P2.
 #[tokio::test]
 async fn fifty_parallel_wrong_passwords_lock_after_five() {
     each_backend!(|app| {
@@ -40,6 +41,7 @@ async fn fifty_parallel_wrong_passwords_lock_after_five() {
 
 /// A temporary lock ends by itself; the next series of failures locks for good, and
 /// only the security code (or an operator) lifts that (RTS art. 4, R12).
+/// Requirements: R10, R11, R12, P2.
 #[tokio::test]
 async fn temporary_then_permanent_lock() {
     each_backend!(|app| {
@@ -85,6 +87,7 @@ async fn temporary_then_permanent_lock() {
 }
 
 /// Wrong SMS codes count per user across flows: starting a new flow does not reset them.
+/// Requirements: R10, R23, P2.
 #[tokio::test]
 async fn wrong_otps_lock_across_flows_and_resending_does_not_reset() {
     each_backend!(|app| {

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 /// DESIGN flow 1 through the JSON API: envelope → login (password + SMS OTP) → a session
 /// that may only change the password → new password + alias → email validation link →
 /// confirmation email.
+/// Requirements: R23, R42, R43, R44, P8.
 #[tokio::test]
 async fn first_access_end_to_end() {
     each_backend!(|app| {
@@ -98,6 +99,7 @@ async fn first_access_end_to_end() {
 
 /// P9, RTS art. 4(3)(a): unknown user, wrong password, locked and blocked users all get
 /// the same status and body.
+/// Requirements: R9, P9.
 #[tokio::test]
 async fn every_login_failure_looks_the_same() {
     each_backend!(|app| {
@@ -126,6 +128,7 @@ async fn every_login_failure_looks_the_same() {
 }
 
 /// The OTP step: wrong codes, expiry, the three-send limit, single use under concurrency.
+/// Requirements: R5, R13, R23, P8.
 #[tokio::test]
 async fn sms_otp_rules() {
     each_backend!(|app| {

@@ -12,6 +12,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// R22, P10: no secret in any log line of a full run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_logs_no_secret() {
     let dir = tempfile::tempdir().unwrap();

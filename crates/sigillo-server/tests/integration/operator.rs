@@ -24,6 +24,7 @@ fn sigillo(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> (i32, String, S
 
 /// `sigillo admin …` end to end: envelope JSON, show, unlock, reissue, phone, email,
 /// and the audit trail that names the operator and verifies, until someone edits it.
+/// Requirements: R22, R46, P11.
 #[tokio::test]
 async fn admin_commands_work_and_are_audited() {
     for backend in backends() {

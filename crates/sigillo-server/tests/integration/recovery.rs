@@ -17,6 +17,7 @@ async fn recover(app: &crate::support::TestApp, username: &str, code: &str, phon
 
 /// DESIGN flow 6: a locked customer recovers with the security code + SMS OTP, which
 /// unlocks the user, sets the new password and ends the old sessions.
+/// Requirements: R12, P8.
 #[tokio::test]
 async fn recovery_unlocks_and_sets_a_new_password() {
     each_backend!(|app| {
@@ -83,6 +84,7 @@ async fn recovery_unlocks_and_sets_a_new_password() {
 
 /// A reissued envelope: the old security code stops working; the new one unlocks a
 /// locked user (it proves the envelope reached its owner).
+/// Requirements: R12, R45, R46.
 #[tokio::test]
 async fn reissued_envelope_security_code_unlocks() {
     each_backend!(|app| {
@@ -122,6 +124,7 @@ async fn reissued_envelope_security_code_unlocks() {
 }
 
 /// Recovery failures look like login failures, and wrong security codes lock at five.
+/// Requirements: R9, R10, P2, P9.
 #[tokio::test]
 async fn wrong_security_codes_are_limited() {
     each_backend!(|app| {
@@ -159,6 +162,7 @@ async fn wrong_security_codes_are_limited() {
 
 /// A user the bank blocked can neither log in nor recover, whatever it knows; an
 /// operator's unblock restores it.
+/// Requirements: R9, R46.
 #[tokio::test]
 async fn blocked_users_cannot_log_in_or_recover() {
     each_backend!(|app| {

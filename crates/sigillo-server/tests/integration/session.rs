@@ -5,6 +5,7 @@ use std::time::Duration;
 
 /// RTS art. 4(3)(d), P10: five minutes without activity end the session on the server,
 /// whatever the client holds; activity keeps it alive; logout ends it at once.
+/// Requirements: R14, P10.
 #[tokio::test]
 async fn sessions_end_after_five_idle_minutes() {
     each_backend!(|app| {

@@ -19,6 +19,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// Login, OTP, first access and home through the forms; cookies and headers as P10 asks.
+/// Requirements: R13, P10.
 #[tokio::test]
 async fn web_login_sets_a_strict_session_cookie() {
     each_backend!(|app| {
@@ -87,6 +88,7 @@ async fn web_login_sets_a_strict_session_cookie() {
 }
 
 /// Every form needs this browser's CSRF token; a forged post changes nothing.
+/// Requirements: R13, P10.
 #[tokio::test]
 async fn forms_refuse_missing_or_foreign_csrf_tokens() {
     each_backend!(|app| {
@@ -142,6 +144,7 @@ async fn pages_speak_italian_and_english() {
 }
 
 /// Operational endpoints.
+/// Requirements: R13, P10.
 #[tokio::test]
 async fn health_metrics_openapi_and_dev_outbox() {
     let app = TestApp::spawn(sigillo_store::Backend::Sqlite).await;
