@@ -108,11 +108,7 @@ struct DevMessage {
 
 /// Dev mode only: the SMS and emails sigillo sent, newest last (DESIGN.md interface).
 async fn dev_outbox(State(state): State<AppState>) -> Response {
-    let messages = match state.services.store.conn().await {
-        Ok(mut conn) => outbox::recent(&mut conn, 500).await,
-        Err(e) => Err(e),
-    };
-    match messages {
+    match state.services.outbox_messages(500).await {
         Ok(messages) => axum::Json(
             messages
                 .into_iter()

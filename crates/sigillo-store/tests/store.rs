@@ -243,18 +243,25 @@ async fn outbox_messages_are_claimed_once_and_retried() {
     on_each_backend!(|db| {
         let mut c = db.store.conn().await.unwrap();
         for i in 0..3 {
-            outbox::enqueue(&mut c, outbox::Channel::Sms, "+393331234567", None, &format!("msg {i}"), NOW + i)
-                .await
-                .unwrap();
+            outbox::enqueue(
+                &mut c,
+                outbox::Channel::Sms,
+                "+393331234567",
+                None,
+                format!("msg {i}").as_bytes(),
+                NOW + i,
+            )
+            .await
+            .unwrap();
         }
-        outbox::enqueue(&mut c, outbox::Channel::Email, "m@example.it", Some("Hi"), "body", NOW + 10).await.unwrap();
+        outbox::enqueue(&mut c, outbox::Channel::Email, "m@example.it", Some("Hi"), b"body", NOW + 10).await.unwrap();
         assert_eq!(outbox::backlog(&mut c).await.unwrap(), 4);
         let first = outbox::claim_due(&mut c, NOW + 10, 2, 30_000).await.unwrap();
-        assert_eq!(first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["msg 0", "msg 1"]);
+        assert_eq!(first.iter().map(|m| m.body.as_slice()).collect::<Vec<_>>(), [b"msg 0", b"msg 1"]);
         let second = outbox::claim_due(&mut c, NOW + 10, 10, 30_000).await.unwrap();
         assert_eq!(second.len(), 2, "claimed messages are not handed out again");
         assert!(outbox::claim_due(&mut c, NOW + 10, 10, 30_000).await.unwrap().is_empty());
-        outbox::mark_delivered(&mut c, &first[0].id, NOW + 11).await.unwrap();
+        outbox::mark_delivered(&mut c, &first[0].id, NOW + 11, true).await.unwrap();
         outbox::mark_failed(&mut c, &first[1].id, "gateway 503", NOW + 1_000).await.unwrap();
         assert!(outbox::claim_due(&mut c, NOW + 999, 10, 30_000).await.unwrap().is_empty(), "backoff");
         let retry = outbox::claim_due(&mut c, NOW + 1_000, 10, 30_000).await.unwrap();
@@ -264,7 +271,13 @@ async fn outbox_messages_are_claimed_once_and_retried() {
         assert_eq!(expired.len(), 3);
         assert_eq!(outbox::backlog(&mut c).await.unwrap(), 3);
         let recent = outbox::recent(&mut c, 2).await.unwrap();
-        assert_eq!(recent.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["msg 2", "body"], "newest last");
+        assert_eq!(
+            recent.iter().map(|m| m.body.as_slice()).collect::<Vec<_>>(),
+            [&b"msg 2"[..], b"body"],
+            "newest last"
+        );
+        let all = outbox::recent(&mut c, 10).await.unwrap();
+        assert!(all.iter().find(|m| m.id == first[0].id).unwrap().body.is_empty(), "wiped once delivered");
     });
 }
 

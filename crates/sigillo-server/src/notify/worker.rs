@@ -45,7 +45,24 @@ pub async fn deliver_due(services: &Services, senders: &Senders) -> anyhow::Resu
         batch
     };
     let mut delivered = 0;
-    for msg in batch {
+    // Outside dev mode a delivered body is wiped; dev mode keeps it for GET /dev/outbox.
+    let wipe = !services.cfg.dev_mode;
+    for stored in batch {
+        let msg = match services.open_message(stored.clone()) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(id = %stored.id, error = %e, "outbox message does not open: given up");
+                let mut conn = services.store.conn().await?;
+                outbox::mark_failed(
+                    &mut conn,
+                    &stored.id,
+                    "sealed body does not open (another key-encryption key?)",
+                    i64::MAX,
+                )
+                .await?;
+                continue;
+            }
+        };
         let result = match msg.channel.as_str() {
             "sms" => senders.sms.send(&msg.recipient, &msg.body).await,
             _ => senders.email.send(&msg.recipient, msg.subject.as_deref().unwrap_or_default(), &msg.body).await,
@@ -54,7 +71,7 @@ pub async fn deliver_due(services: &Services, senders: &Senders) -> anyhow::Resu
         let now = services.now().0;
         match result {
             Ok(()) => {
-                outbox::mark_delivered(&mut conn, &msg.id, now).await?;
+                outbox::mark_delivered(&mut conn, &msg.id, now, wipe).await?;
                 services.metrics.deliveries.with_label_values(&[&msg.channel, "delivered"]).inc();
                 delivered += 1;
             }

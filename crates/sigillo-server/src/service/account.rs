@@ -3,7 +3,6 @@
 use super::login::{FlowStarted, OtpSent, flow_id};
 use super::session::{SCOPE_FULL, SessionCtx};
 use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
-use crate::notify;
 use crate::notify::texts::{self, OtpPurpose};
 use serde_json::json;
 use sigillo_core::attempts::Secret;
@@ -88,7 +87,7 @@ impl Services {
         email_verifications::create(tx, &token::digest(&link_token), &user.id, email, now.0, expires.0).await?;
         let link = format!("{}/email/verify?token={link_token}", self.cfg.public_url.trim_end_matches('/'));
         let mail = texts::email_validation(&link);
-        notify::queue_email(tx, email, &mail.subject, &mail.body, now).await?;
+        self.queue_email(tx, email, &mail.subject, &mail.body, now).await?;
         audit(
             tx,
             now,
@@ -115,7 +114,7 @@ impl Services {
             return Err(ServiceError::FlowOver);
         }
         let mail = texts::access_confirmed(&user.user_code, user.alias.as_deref());
-        notify::queue_email(&mut tx, &email, &mail.subject, &mail.body, now).await?;
+        self.queue_email(&mut tx, &email, &mail.subject, &mail.body, now).await?;
         audit(&mut tx, now, &Actor::User(user_id.clone()), "email.verified", &user_id, origin, json!({})).await?;
         sigillo_store::commit(tx).await?;
         Ok(())
@@ -177,10 +176,10 @@ impl Services {
         let mut tx = self.store.begin().await?;
         users::set_password(&mut tx, &user.id, &hash, false, UserStatus::Active, now.0).await?;
         end_other_sessions(&mut tx, ctx, "password_changed", now.0).await?;
-        notify::queue_sms(&mut tx, &user.phone, &texts::password_changed_sms(), now).await?;
+        self.queue_sms(&mut tx, &user.phone, &texts::password_changed_sms(), now).await?;
         if let Some(email) = &user.email {
             let mail = texts::password_changed_email();
-            notify::queue_email(&mut tx, email, &mail.subject, &mail.body, now).await?;
+            self.queue_email(&mut tx, email, &mail.subject, &mail.body, now).await?;
         }
         audit(&mut tx, now, &ctx.actor(), "password.changed", &user.id, origin, json!({ "first_access": false }))
             .await?;

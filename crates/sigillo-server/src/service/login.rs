@@ -6,7 +6,6 @@
 //! [`ServiceError::AuthFailed`] (P9); the cause goes to the audit trail.
 
 use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
-use crate::notify;
 use crate::notify::texts::{self, OtpPurpose};
 use serde_json::json;
 use sigillo_core::attempts::Secret;
@@ -137,7 +136,7 @@ impl Services {
         {
             return Err(ServiceError::TooManyCodes);
         }
-        notify::queue_sms(&mut tx, &user.phone, &texts::otp_sms(purpose, &code, ttl.div_ceil(60)), now).await?;
+        self.queue_sms(&mut tx, &user.phone, &texts::otp_sms(purpose, &code, ttl.div_ceil(60)), now).await?;
         audit(
             &mut tx,
             now,

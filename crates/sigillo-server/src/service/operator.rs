@@ -2,7 +2,7 @@
 //! audited with the operator's name.
 
 use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
-use crate::notify::{self, texts};
+use crate::notify::texts;
 use serde::Serialize;
 use serde_json::json;
 use sigillo_core::attempts::Secret;
@@ -201,8 +201,7 @@ impl Services {
         let mut tx = self.store.begin().await?;
         users::set_phone(&mut tx, &user.id, &phone, false, now.0).await?;
         if user.phone != phone {
-            notify::queue_sms(&mut tx, &user.phone, &texts::phone_changed_sms(&identity::mask_phone(&phone)), now)
-                .await?;
+            self.queue_sms(&mut tx, &user.phone, &texts::phone_changed_sms(&identity::mask_phone(&phone)), now).await?;
         }
         audit(
             &mut tx,

@@ -5,7 +5,6 @@
 
 use super::login::FlowStarted;
 use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
-use crate::notify;
 use crate::notify::texts::{self, OtpPurpose};
 use serde_json::json;
 use sigillo_core::attempts::Secret;
@@ -78,10 +77,10 @@ impl Services {
         users::set_password(&mut tx, &user.id, &hash, false, status, now.0).await?;
         attempts::reset_all(&mut tx, &user.id).await?;
         sessions::end_all_for_user(&mut tx, &user.id, "recovery", now.0).await?;
-        notify::queue_sms(&mut tx, &user.phone, &texts::password_changed_sms(), now).await?;
+        self.queue_sms(&mut tx, &user.phone, &texts::password_changed_sms(), now).await?;
         if let Some(email) = &user.email {
             let mail = texts::password_changed_email();
-            notify::queue_email(&mut tx, email, &mail.subject, &mail.body, now).await?;
+            self.queue_email(&mut tx, email, &mail.subject, &mail.body, now).await?;
         }
         let actor = Actor::User(user.id.clone());
         if was_locked {

@@ -6,7 +6,7 @@
 //! failure locks the secret, alerts the customer and, for a permanent lock, locks the user.
 
 use super::{Actor, Origin, ServiceResult, Services, audit};
-use crate::notify::{self, texts};
+use crate::notify::texts;
 use serde_json::json;
 use sigillo_core::attempts::{Lock, Secret};
 use sigillo_store::repo::attempts::{self, Reservation};
@@ -97,7 +97,7 @@ impl Services {
         match lock {
             Lock::Temporary { until, permanent_after_next } => {
                 let minutes = u64::try_from((until.0 - now.0).max(0) / 60_000).unwrap_or(0).max(1);
-                notify::queue_sms(
+                self.queue_sms(
                     tx,
                     &user.phone,
                     &texts::temporary_lock_sms(secret.as_str(), minutes, permanent_after_next),
@@ -106,7 +106,7 @@ impl Services {
                 .await?;
                 if let Some(email) = &user.email {
                     let mail = texts::temporary_lock_email(secret.as_str(), minutes, permanent_after_next);
-                    notify::queue_email(tx, email, &mail.subject, &mail.body, now).await?;
+                    self.queue_email(tx, email, &mail.subject, &mail.body, now).await?;
                 }
                 audit(
                     tx,
@@ -126,10 +126,10 @@ impl Services {
                     users::set_status(tx, &user.id, UserStatus::Locked, now.0).await?;
                 }
                 sessions::end_all_for_user(tx, &user.id, "locked", now.0).await?;
-                notify::queue_sms(tx, &user.phone, &texts::permanent_lock_sms(secret.as_str()), now).await?;
+                self.queue_sms(tx, &user.phone, &texts::permanent_lock_sms(secret.as_str()), now).await?;
                 if let Some(email) = &user.email {
                     let mail = texts::permanent_lock_email(secret.as_str());
-                    notify::queue_email(tx, email, &mail.subject, &mail.body, now).await?;
+                    self.queue_email(tx, email, &mail.subject, &mail.body, now).await?;
                 }
                 audit(
                     tx,

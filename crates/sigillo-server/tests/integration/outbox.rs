@@ -143,3 +143,32 @@ async fn wait_for_port(port: u16) {
     }
     panic!("aiosmtpd did not start on port {port}");
 }
+
+/// P7, R40: a copy of the database shows no live code. Bodies are sealed under the KEK at
+/// rest, and outside dev mode they are wiped once delivered.
+#[tokio::test]
+async fn outbox_bodies_are_sealed_at_rest_and_wiped_after_delivery() {
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |c| c.dev_mode = false).await;
+        let env = app.user().await;
+        let flow = app.start_login(&env.user_code, &env.initial_password).await;
+        app.post(&format!("/api/v1/login/{flow}/sms"), json!({}), None).await;
+        let code = app.last_otp("+393331234567").await;
+        let raw = {
+            let mut conn = app.services.store.conn().await.unwrap();
+            sigillo_store::repo::outbox::recent(&mut conn, 10).await.unwrap()
+        };
+        let sms = raw.iter().find(|m| m.channel == "sms").unwrap();
+        assert!(!sms.body.is_empty());
+        assert!(!sms.body.windows(code.len()).any(|w| w == code.as_bytes()), "the code is not in the row");
+        assert!(!String::from_utf8_lossy(&sms.body).contains("sigillo"), "nor any of the text");
+
+        let senders = Senders { sms: SmsSender::Console, email: EmailSender::Console };
+        assert_eq!(deliver_due(&app.services, &senders).await.unwrap(), 1);
+        let mut conn = app.services.store.conn().await.unwrap();
+        let after = sigillo_store::repo::outbox::recent(&mut conn, 10).await.unwrap();
+        assert!(after.iter().all(|m| m.body.is_empty() && m.delivered_at.is_some()), "wiped once delivered");
+        drop(conn);
+        app.stop().await;
+    }
+}

@@ -11,10 +11,10 @@ use sigillo_core::time::UnixMillis;
 use sigillo_server::app::App;
 use sigillo_server::clock::ManualClock;
 use sigillo_server::config::Config;
+use sigillo_server::notify::Outgoing;
 use sigillo_server::service::Services;
 use sigillo_server::service::operator::Envelope;
 use sigillo_store::Backend;
-use sigillo_store::repo::outbox;
 use sigillo_store::testing::TestDb;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,10 +102,9 @@ impl TestApp {
         self.services.create_user(phone, Some("mario@example.it"), "test-operator").await.expect("create user")
     }
 
-    /// Every message queued so far, oldest first.
-    pub async fn outbox(&self) -> Vec<outbox::Message> {
-        let mut conn = self.services.store.conn().await.expect("conn");
-        outbox::recent(&mut conn, 10_000).await.expect("outbox")
+    /// Every message queued so far, oldest first, opened.
+    pub async fn outbox(&self) -> Vec<Outgoing> {
+        self.services.outbox_messages(10_000).await.expect("outbox")
     }
 
     /// The newest SMS OTP sent to `phone`.

@@ -68,13 +68,15 @@ CREATE TABLE email_verifications (
     used_at       BIGINT
 );
 
--- Written in the same transaction as the event that causes the message.
+-- Written in the same transaction as the event that causes the message. The body can
+-- hold a one-time code or link, so it is sealed under the key-encryption key (P7) and,
+-- outside dev mode, wiped once delivered.
 CREATE TABLE outbox (
     id               TEXT PRIMARY KEY,
     channel          TEXT NOT NULL CHECK (channel IN ('sms', 'email')),
     recipient        TEXT NOT NULL,
     subject          TEXT,
-    body             TEXT NOT NULL,
+    body             BYTEA NOT NULL,
     created_at       BIGINT NOT NULL,
     attempts         BIGINT NOT NULL DEFAULT 0,
     next_attempt_at  BIGINT NOT NULL,

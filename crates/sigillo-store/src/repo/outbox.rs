@@ -26,7 +26,8 @@ pub struct Message {
     pub channel: String,
     pub recipient: String,
     pub subject: Option<String>,
-    pub body: String,
+    /// Sealed by the caller (it may hold a one-time code); empty once wiped.
+    pub body: Vec<u8>,
     pub created_at: i64,
     pub attempts: i64,
     pub delivered_at: Option<i64>,
@@ -50,7 +51,7 @@ pub async fn enqueue(
     channel: Channel,
     recipient: &str,
     subject: Option<&str>,
-    body: &str,
+    sealed_body: &[u8],
     now: i64,
 ) -> Result<String> {
     let id = crate::new_id();
@@ -61,7 +62,7 @@ pub async fn enqueue(
     .bind(channel.as_str())
     .bind(recipient)
     .bind(subject)
-    .bind(body)
+    .bind(sealed_body)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -89,12 +90,21 @@ pub async fn claim_due(conn: &mut Conn, now: i64, limit: i64, lease_ms: i64) -> 
     Ok(out)
 }
 
-pub async fn mark_delivered(conn: &mut Conn, id: &str, now: i64) -> Result<()> {
+/// Marks a message delivered; with `wipe` its body is erased too (a one-time code has no
+/// business staying in the database once it reached the customer).
+pub async fn mark_delivered(conn: &mut Conn, id: &str, now: i64, wipe: bool) -> Result<()> {
     sqlx::query("UPDATE outbox SET delivered_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1")
         .bind(id)
         .bind(now)
         .execute(&mut *conn)
         .await?;
+    if wipe {
+        sqlx::query("UPDATE outbox SET body = $2 WHERE id = $1")
+            .bind(id)
+            .bind(Vec::<u8>::new())
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
