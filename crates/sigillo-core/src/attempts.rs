@@ -19,8 +19,12 @@ pub const MAX_CONSECUTIVE_FAILURES: u32 = 5;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Secret {
     Password,
+    /// SMS codes of logins and password changes.
     SmsOtp,
     SecurityCode,
+    /// SMS codes of recoveries: counted apart, so that a customer whose login codes are
+    /// locked can still recover (after proving the security code) as the alerts say.
+    RecoveryOtp,
 }
 
 impl Secret {
@@ -29,6 +33,7 @@ impl Secret {
             Self::Password => "password",
             Self::SmsOtp => "sms_otp",
             Self::SecurityCode => "security_code",
+            Self::RecoveryOtp => "recovery_otp",
         }
     }
 }

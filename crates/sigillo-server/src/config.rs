@@ -1,7 +1,7 @@
 //! Configuration: defaults < file < `SIGILLO_*` environment < command-line flags.
 //!
 //! Unknown keys are refused (a typo must not silently fall back to a default). Secrets
-//! can come from files (`kek_file`, `sms.auth_header_file`, `email.password_file`) so
+//! can come from files (`kek_file`, `sms.auth_header_file`, `email.smtp_password_file`) so
 //! they stay out of the environment and the config file. `sigillo config example`
 //! prints `sigillo.example.toml`, which a test keeps equal to the defaults.
 
@@ -261,6 +261,11 @@ impl Config {
         if s.lockout.max_failures == 0 || s.lockout.max_failures > 5 {
             bail!("security.lockout.max_failures must be between 1 and 5 (RTS art. 4(3)(b))");
         }
+        if s.lockout.temporary_locks == 0 {
+            bail!(
+                "security.lockout.temporary_locks must be at least 1: the customer is alerted at a temporary lock, before a permanent one (RTS art. 4)"
+            );
+        }
         if s.otp_max_sends == 0 {
             bail!("security.otp_max_sends must be at least 1");
         }
@@ -402,6 +407,11 @@ mod tests {
         assert!(Config::from_toml("listen_adress = \"0.0.0.0:1\"").is_err());
         assert!(Config::from_toml("[security]\nsession_idle_secs = 301").is_err());
         assert!(Config::from_toml("[security.lockout]\nmax_failures = 6").is_err());
+        assert!(
+            Config::from_toml("[security.lockout]\nmax_failures = 5\ntemporary_lock_secs = 900\ntemporary_locks = 0")
+                .is_err(),
+            "R11: a permanent lock always follows an alerted temporary one"
+        );
         assert!(Config::from_toml("[security.password]\nkind = \"numeric\"\nmin_length = 6\nmax_length = 32").is_err());
         assert!(Config::from_toml("dev_mode = false").is_err(), "production needs real senders and a KEK");
         assert!(Config::from_toml("[security]\nsession_idle_secs = 120").is_ok());

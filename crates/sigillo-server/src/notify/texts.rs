@@ -55,7 +55,7 @@ fn email(subject_it: &str, subject_en: &str, body_it: &str, body_en: &str) -> Em
 /// What was locked, in the customer's words.
 fn secret_it(secret: &str) -> &'static str {
     match secret {
-        "sms_otp" => "codice SMS",
+        "sms_otp" | "recovery_otp" => "codice SMS",
         "security_code" => "codice di sicurezza",
         _ => "password",
     }
@@ -63,7 +63,7 @@ fn secret_it(secret: &str) -> &'static str {
 
 fn secret_en(secret: &str) -> &'static str {
     match secret {
-        "sms_otp" => "SMS code",
+        "sms_otp" | "recovery_otp" => "SMS code",
         "security_code" => "security code",
         _ => "password",
     }

@@ -94,7 +94,7 @@ impl Services {
             &Actor::System,
             "email.validation_sent",
             &user.id,
-            &Origin::cli(),
+            &Origin::internal(),
             json!({ "to": identity::mask_email(email) }),
         )
         .await?;

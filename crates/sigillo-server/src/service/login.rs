@@ -166,7 +166,8 @@ impl Services {
         origin: &Origin,
     ) -> ServiceResult<(Flow, User)> {
         let (flow, user) = self.pending_flow(handle, purpose).await.map_err(|_| ServiceError::AuthFailed)?;
-        let Some(reservation) = self.reserve_attempt(&user, Secret::SmsOtp, origin).await? else {
+        let secret = if purpose == OtpPurpose::Recovery { Secret::RecoveryOtp } else { Secret::SmsOtp };
+        let Some(reservation) = self.reserve_attempt(&user, secret, origin).await? else {
             self.fail_flow(&flow, "locked").await?;
             return Err(ServiceError::AuthFailed);
         };
@@ -183,7 +184,7 @@ impl Services {
             sigillo_store::commit(tx).await?;
             ok
         };
-        let lock = self.record_outcome(&user, Secret::SmsOtp, reservation, approved, origin).await?;
+        let lock = self.record_outcome(&user, secret, reservation, approved, origin).await?;
         if !approved {
             if lock.is_some() {
                 self.fail_flow(&flow, "locked").await?;
@@ -215,7 +216,7 @@ impl Services {
                 &Actor::System,
                 "flow.rejected",
                 &flow.user_id,
-                &Origin::cli(),
+                &Origin::internal(),
                 json!({ "reason": reason, "purpose": flow.purpose }),
             )
             .await?;

@@ -44,6 +44,11 @@ impl Origin {
     pub fn cli() -> Self {
         Self { channel: "cli", ip: None }
     }
+
+    /// sigillo itself (a timer, a side effect of another event).
+    pub fn internal() -> Self {
+        Self { channel: "system", ip: None }
+    }
 }
 
 /// Who acted, as the audit trail names them.

@@ -115,6 +115,11 @@ impl Services {
         let mut tx = self.store.begin().await?;
         users::set_password(&mut tx, &user.id, &password_hash, true, status, now.0).await?;
         users::set_security_code(&mut tx, &user.id, &code_hash, now.0).await?;
+        // The new code starts with a clean count (a lock on the old one must not bar it),
+        // and so does the recovery it opens. Password and login-code locks stay: the new
+        // security code lifts them through recovery.
+        attempts::reset(&mut tx, &user.id, Secret::SecurityCode).await?;
+        attempts::reset(&mut tx, &user.id, Secret::RecoveryOtp).await?;
         sessions::end_all_for_user(&mut tx, &user.id, "envelope_reissued", now.0).await?;
         audit(
             &mut tx,
@@ -226,6 +231,8 @@ impl Services {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         users::set_email(&mut tx, &user.id, &email, false, now.0).await?;
+        user.email = Some(email.clone());
+        self.queue_email_validation(&mut tx, &user, &email).await?;
         audit(
             &mut tx,
             now,
@@ -238,8 +245,6 @@ impl Services {
             }),
         )
         .await?;
-        user.email = Some(email.clone());
-        self.queue_email_validation(&mut tx, &user, &email).await?;
         sigillo_store::commit(tx).await?;
         Ok(())
     }
@@ -248,7 +253,7 @@ impl Services {
         let user = self.user_by_code(user_code).await?;
         let mut conn = self.store.conn().await?;
         let mut counters = Vec::new();
-        for secret in [Secret::Password, Secret::SmsOtp, Secret::SecurityCode] {
+        for secret in [Secret::Password, Secret::SmsOtp, Secret::SecurityCode, Secret::RecoveryOtp] {
             let c = attempts::get(&mut conn, &user.id, secret).await?;
             counters.push(CounterView {
                 secret: secret.as_str(),

@@ -54,7 +54,7 @@ impl Services {
                     &Actor::System,
                     "session.expired",
                     &user_id,
-                    &Origin::cli(),
+                    &Origin::internal(),
                     json!({
                         "session": id, "reason": "idle",
                     }),

@@ -105,6 +105,8 @@ async fn every_login_failure_looks_the_same() {
     each_backend!(|app| {
         let env = app.user().await;
         let locked = app.user_with_phone("+393339999999").await;
+        let blocked = app.user_with_phone("+393338888888").await;
+        app.services.block_user(&blocked.user_code, "test", "op").await.unwrap();
         for _ in 0..5 {
             app.post("/api/v1/login", json!({ "username": locked.user_code, "password": "00000000" }), None).await;
         }
@@ -113,6 +115,7 @@ async fn every_login_failure_looks_the_same() {
             json!({ "username": "no.such.alias", "password": "58301649" }),
             json!({ "username": env.user_code, "password": "wrong-password" }),
             json!({ "username": locked.user_code, "password": locked.initial_password }),
+            json!({ "username": blocked.user_code, "password": blocked.initial_password }),
         ];
         let mut seen = Vec::new();
         for body in attempts {

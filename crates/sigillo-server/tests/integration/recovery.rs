@@ -184,3 +184,65 @@ async fn blocked_users_cannot_log_in_or_recover() {
         assert!(actions.iter().any(|a| a == "user.blocked") && actions.iter().any(|a| a == "user.unblocked"));
     });
 }
+
+/// R12: a customer whose login SMS codes are locked for good recovers with the security
+/// code, as the alert tells them to: recovery codes are counted apart.
+#[tokio::test]
+async fn recovery_lifts_a_permanent_sms_code_lock() {
+    each_backend!(|app| {
+        let env = app.user().await;
+        let phone = "+393331234567";
+        app.activate(&env, "58301649", phone).await;
+        for round in 0..2 {
+            let flow = app.start_login(&env.user_code, "58301649").await;
+            app.post(&format!("/api/v1/login/{flow}/sms"), json!({}), None).await;
+            let code = app.last_otp(phone).await;
+            let wrong = if code == "000000" { "000001" } else { "000000" };
+            for _ in 0..5 {
+                app.post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": wrong }), None).await;
+            }
+            if round == 0 {
+                app.advance(std::time::Duration::from_secs(16 * 60));
+            }
+        }
+        assert_eq!(app.services.show_user(&env.user_code).await.unwrap().0.status, "locked");
+        assert!(app.outbox().await.iter().any(|m| m.channel == "sms" && m.body.contains("codice di sicurezza")));
+        assert_eq!(recover(&app, &env.user_code, &env.security_code, phone, "73920518").await, StatusCode::NO_CONTENT);
+        app.login(&env.user_code, "73920518", phone).await;
+    });
+}
+
+/// R12, R45: a security code locked for good is replaced by a reissued envelope, whose
+/// new code starts with a clean count.
+#[tokio::test]
+async fn a_reissued_envelope_replaces_a_locked_security_code() {
+    each_backend!(|app| {
+        let env = app.user().await;
+        let phone = "+393331234567";
+        for round in 0..2 {
+            for _ in 0..5 {
+                app.post(
+                    "/api/v1/recovery",
+                    json!({ "username": env.user_code, "security_code": "ABCDEABCDEABCDEABCDE" }),
+                    None,
+                )
+                .await;
+            }
+            if round == 0 {
+                app.advance(std::time::Duration::from_secs(16 * 60));
+            }
+        }
+        assert_eq!(
+            recover(&app, &env.user_code, &env.security_code, phone, "73920518").await,
+            StatusCode::UNAUTHORIZED
+        );
+        let (view, _) = app.services.show_user(&env.user_code).await.unwrap();
+        assert!(view.counters.iter().any(|c| c.secret == "security_code" && c.permanent));
+        let new_env = app.services.reissue_envelope(&env.user_code, "op").await.unwrap();
+        assert_eq!(
+            recover(&app, &env.user_code, &new_env.security_code, phone, "73920518").await,
+            StatusCode::NO_CONTENT
+        );
+        app.login(&env.user_code, "73920518", phone).await;
+    });
+}

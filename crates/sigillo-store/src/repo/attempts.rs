@@ -124,6 +124,16 @@ pub async fn get(conn: &mut Conn, subject: &str, secret: Secret) -> Result<Count
     .map(Option::unwrap_or_default)
 }
 
+/// Clears one counter (a new secret replaces the one it counted).
+pub async fn reset(conn: &mut Conn, subject: &str, secret: Secret) -> Result<()> {
+    sqlx::query("DELETE FROM attempt_counters WHERE subject = $1 AND secret = $2")
+        .bind(subject)
+        .bind(secret.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Clears every counter of a subject (an unlock by the customer's security code or by an operator).
 pub async fn reset_all(conn: &mut Conn, subject: &str) -> Result<()> {
     sqlx::query("DELETE FROM attempt_counters WHERE subject = $1").bind(subject).execute(&mut *conn).await?;
