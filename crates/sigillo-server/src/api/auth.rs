@@ -133,11 +133,11 @@ pub async fn login_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     // Fail fast on an unknown flow, with a normal error response.
     let first = state.services.login_status(&flow, &origin).await?;
-    let stream = async_stream(state, origin, flow, first);
+    let stream = status_events(state, origin, flow, first);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-fn async_stream(
+fn status_events(
     state: AppState,
     origin: crate::service::Origin,
     flow: String,
