@@ -192,6 +192,50 @@ impl HashParams {
     }
 }
 
+/// Argon2 working memory kept between verifications. Allocating and faulting in 19 MiB
+/// for every login costs a third as much as the hash itself; a verifying thread that owns
+/// one of these pays it once.
+#[derive(Default)]
+pub struct Workspace {
+    blocks: Vec<argon2::Block>,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Workspace({} blocks)", self.blocks.len())
+    }
+}
+
+/// [`verify`] in a reused [`Workspace`]. Same answers, same constant-time comparison;
+/// only Argon2id hashes are accepted (all sigillo writes).
+pub fn verify_in(ws: &mut Workspace, phc: &str, secret: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let Ok(hash) = PasswordHash::new(phc) else { return false };
+    if hash.algorithm != argon2::ARGON2ID_IDENT {
+        return false;
+    }
+    let (Ok(params), Some(salt), Some(expected)) = (argon2::Params::try_from(&hash), hash.salt, hash.hash) else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from) {
+        None => argon2::Version::V0x13,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else { return false };
+    let blocks = params.block_count();
+    if ws.blocks.len() < blocks {
+        ws.blocks.resize(blocks, argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, version, params);
+    if argon.hash_password_into_with_memory(secret.as_bytes(), salt, &mut out, &mut ws.blocks[..blocks]).is_err() {
+        return false;
+    }
+    out.ct_eq(expected.as_bytes()).into()
+}
+
 /// Verifies a secret against a PHC string. The parameters come from the string, so
 /// hashes made before a cost change keep verifying. Comparison is constant-time
 /// (the `password-hash` crate compares outputs with `subtle`).
@@ -259,5 +303,16 @@ mod tests {
         assert!(verify(&a, "58301649"));
         assert!(!verify(&a, "58301648"));
         assert!(!verify("not a hash", "58301649"));
+        // The reused workspace gives the same answers, across parameter changes too.
+        let mut ws = Workspace::default();
+        let bigger = HashParams { memory_kib: 256, iterations: 2, parallelism: 2 }.hash("73920518", &mut rng).unwrap();
+        for _ in 0..2 {
+            assert!(verify_in(&mut ws, &a, "58301649"));
+            assert!(!verify_in(&mut ws, &a, "58301648"));
+            assert!(verify_in(&mut ws, &bigger, "73920518"));
+            assert!(!verify_in(&mut ws, &bigger, "58301649"));
+        }
+        assert!(!verify_in(&mut ws, "not a hash", "58301649"));
+        assert!(!verify_in(&mut ws, &a.replace("argon2id", "argon2i"), "58301649"), "argon2id only");
     }
 }

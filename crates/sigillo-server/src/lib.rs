@@ -14,6 +14,7 @@
 //! - [`middleware`]: client address, rate limit, security headers.
 //! - [`notify`]: SMS/email texts, senders and the outbox worker.
 //! - [`admin`]: `sigillo admin …`.
+//! - [`hasher`]: Argon2 on a fixed pool of threads.
 //! - [`clock`], [`metrics`], [`telemetry`].
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod api;
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod hasher;
 pub mod metrics;
 pub mod middleware;
 pub mod notify;

@@ -23,6 +23,7 @@ pub use error::{ServiceError, ServiceResult};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::hasher::Hasher;
 use crate::metrics::Metrics;
 use serde_json::Value;
 use sigillo_core::kek::Kek;
@@ -30,7 +31,6 @@ use sigillo_core::time::UnixMillis;
 use sigillo_store::{Conn, Store, repo};
 use std::net::IpAddr;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 /// Where a request came from, for the audit trail.
@@ -88,9 +88,8 @@ pub struct Inner {
     csrf_key: Zeroizing<[u8; 32]>,
     /// Verified against when the user does not exist, so timing does not tell (P9).
     dummy_hash: String,
-    /// Argon2 runs on blocking threads, at most one per core at a time: more would only
-    /// add memory and latency, not throughput.
-    hash_permits: Semaphore,
+    /// Argon2 runs on its own threads, one per core (see `hasher`).
+    hasher: Hasher,
 }
 
 impl std::ops::Deref for Services {
@@ -105,13 +104,10 @@ impl Services {
         let otp_key = kek.derive("sigillo/sms-otp/v1");
         let csrf_key = kek.derive("sigillo/csrf/v1");
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let params = cfg.security.hashing;
-        let dummy_hash = tokio::task::spawn_blocking(move || {
-            let mut filler = [0u8; 16];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut filler);
-            params.hash(&hex::encode(filler), &mut rand::rngs::OsRng)
-        })
-        .await??;
+        let hasher = Hasher::start(cores)?;
+        let mut filler = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut filler);
+        let dummy_hash = hasher.hash(cfg.security.hashing, &hex::encode(filler)).await??;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -122,7 +118,7 @@ impl Services {
                 otp_key,
                 csrf_key,
                 dummy_hash,
-                hash_permits: Semaphore::new(cores),
+                hasher,
             }),
         })
     }
@@ -141,26 +137,16 @@ impl Services {
 
     /// Hashes a secret with Argon2id off the async runtime.
     pub async fn hash_secret(&self, secret: &str) -> ServiceResult<String> {
-        let _permit = self.hash_permits.acquire().await.map_err(anyhow::Error::from)?;
-        let secret = Zeroizing::new(secret.to_owned());
-        let params = self.cfg.security.hashing;
-        let hash = tokio::task::spawn_blocking(move || params.hash(&secret, &mut rand::rngs::OsRng))
-            .await
-            .map_err(anyhow::Error::from)?
-            .map_err(anyhow::Error::from)?;
-        Ok(hash)
+        let hash = self.hasher.hash(self.cfg.security.hashing, secret).await.map_err(anyhow::Error::from)?;
+        Ok(hash.map_err(anyhow::Error::from)?)
     }
 
     /// Verifies a secret against a PHC hash off the async runtime. `None` verifies
     /// against the dummy hash (and fails), so a missing user costs the same time.
     pub async fn verify_secret(&self, phc: Option<&str>, secret: &str) -> ServiceResult<bool> {
-        let _permit = self.hash_permits.acquire().await.map_err(anyhow::Error::from)?;
         let known = phc.is_some();
         let phc = phc.unwrap_or(&self.dummy_hash).to_owned();
-        let secret = Zeroizing::new(secret.to_owned());
-        let ok = tokio::task::spawn_blocking(move || sigillo_core::password::verify(&phc, &secret))
-            .await
-            .map_err(anyhow::Error::from)?;
+        let ok = self.hasher.verify(phc, secret).await.map_err(anyhow::Error::from)?;
         Ok(ok && known)
     }
 }
