@@ -59,23 +59,23 @@ impl Services {
             self.login_failed(None, "unknown_user", origin).await?;
             return Err(ServiceError::AuthFailed);
         };
-        if !self.login_allowed(&user).await? {
-            self.verify_secret(None, password).await?;
-            self.login_failed(Some(&user), "locked", origin).await?;
-            return Err(ServiceError::AuthFailed);
-        }
-        let Some(reservation) = self.reserve_attempt(&user, Secret::Password, origin).await? else {
+        // A login needs the SMS code as much as the password: a lock on either refuses it.
+        let reservation = if matches!(user.status, UserStatus::Locked | UserStatus::Blocked) {
+            None
+        } else {
+            self.reserve_attempt_unless(&user, Secret::Password, &[Secret::SmsOtp], origin).await?
+        };
+        let Some(reservation) = reservation else {
             self.verify_secret(None, password).await?;
             self.login_failed(Some(&user), "locked", origin).await?;
             return Err(ServiceError::AuthFailed);
         };
-        let ok = self.verify_secret(Some(&user.password_hash), password).await?;
-        self.record_outcome(&user, Secret::Password, reservation, ok, origin).await?;
-        if !ok {
+        if !self.verify_secret(Some(&user.password_hash), password).await? {
+            self.record_outcome(&user, Secret::Password, reservation, false, origin).await?;
             self.metrics.logins.with_label_values(&["failure"]).inc();
             return Err(ServiceError::AuthFailed);
         }
-        let flow = self.create_flow(&user, OtpPurpose::Login, origin).await?;
+        let flow = self.open_flow_after(&user, Secret::Password, OtpPurpose::Login, origin).await?;
         Ok(FlowStarted { flow, methods: vec!["sms"] })
     }
 
@@ -91,13 +91,41 @@ impl Services {
 
     /// Creates a pending flow for `user` and returns its handle.
     pub(crate) async fn create_flow(&self, user: &User, purpose: OtpPurpose, origin: &Origin) -> ServiceResult<String> {
+        let mut tx = self.store.begin().await?;
+        let handle = self.create_flow_in(&mut tx, user, purpose, origin).await?;
+        sigillo_store::commit(tx).await?;
+        Ok(handle)
+    }
+
+    /// The first factor (`secret`) just verified: its count starts again and the flow for
+    /// the second factor opens, in one transaction (one commit on the hot path of a login).
+    pub(crate) async fn open_flow_after(
+        &self,
+        user: &User,
+        secret: Secret,
+        purpose: OtpPurpose,
+        origin: &Origin,
+    ) -> ServiceResult<String> {
+        let mut tx = self.store.begin().await?;
+        sigillo_store::repo::attempts::succeed(&mut tx, &user.id, secret, self.now().0).await?;
+        let handle = self.create_flow_in(&mut tx, user, purpose, origin).await?;
+        sigillo_store::commit(tx).await?;
+        Ok(handle)
+    }
+
+    async fn create_flow_in(
+        &self,
+        tx: &mut sigillo_store::Conn,
+        user: &User,
+        purpose: OtpPurpose,
+        origin: &Origin,
+    ) -> ServiceResult<String> {
         let now = self.now();
         let handle = token::generate(&mut rand::rngs::OsRng);
         let expires = now.plus(Duration::from_secs(self.cfg.security.login_flow_secs));
-        let mut tx = self.store.begin().await?;
-        flows::create(&mut tx, &flow_id(&handle), &user.id, purpose.as_str(), now.0, expires.0).await?;
+        flows::create(tx, &flow_id(&handle), &user.id, purpose.as_str(), now.0, expires.0).await?;
         audit(
-            &mut tx,
+            tx,
             now,
             &Actor::User(user.id.clone()),
             &format!("{}.started", purpose.as_str()),
@@ -106,7 +134,6 @@ impl Services {
             json!({}),
         )
         .await?;
-        sigillo_store::commit(tx).await?;
         Ok(handle)
     }
 

@@ -48,11 +48,11 @@ impl Services {
             return refuse("locked", user.id.clone()).await;
         };
         let ok = self.verify_secret(Some(&user.security_code_hash), &normalized).await? && !normalized.is_empty();
-        self.record_outcome(&user, Secret::SecurityCode, reservation, ok, origin).await?;
         if !ok {
+            self.record_outcome(&user, Secret::SecurityCode, reservation, false, origin).await?;
             return Err(ServiceError::AuthFailed);
         }
-        let flow = self.create_flow(&user, OtpPurpose::Recovery, origin).await?;
+        let flow = self.open_flow_after(&user, Secret::SecurityCode, OtpPurpose::Recovery, origin).await?;
         Ok(FlowStarted { flow, methods: vec!["sms"] })
     }
 

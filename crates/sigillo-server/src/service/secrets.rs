@@ -21,10 +21,29 @@ impl Services {
         secret: Secret,
         origin: &Origin,
     ) -> ServiceResult<Option<Reservation>> {
+        self.reserve_attempt_unless(user, secret, &[], origin).await
+    }
+
+    /// [`Self::reserve_attempt`], refused too while any of `also` is locked (a login needs
+    /// its SMS code as much as its password), checked in the same transaction.
+    pub(crate) async fn reserve_attempt_unless(
+        &self,
+        user: &User,
+        secret: Secret,
+        also: &[Secret],
+        origin: &Origin,
+    ) -> ServiceResult<Option<Reservation>> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let reservation =
-            attempts::reserve(&mut tx, &user.id, secret, self.cfg.security.lockout.limit(), now.0).await?;
+        let mut blocked = false;
+        for other in also {
+            blocked |= attempts::get(&mut tx, &user.id, *other).await?.is_locked(now.0);
+        }
+        let reservation = if blocked {
+            None
+        } else {
+            attempts::reserve(&mut tx, &user.id, secret, self.cfg.security.lockout.limit(), now.0).await?
+        };
         if reservation.is_none() {
             audit(
                 &mut tx,
@@ -144,21 +163,5 @@ impl Services {
             }
         }
         Ok(())
-    }
-
-    /// Whether `user` may try to log in now: not locked or blocked, and neither login
-    /// secret locked.
-    pub(crate) async fn login_allowed(&self, user: &User) -> ServiceResult<bool> {
-        if matches!(user.status, UserStatus::Locked | UserStatus::Blocked) {
-            return Ok(false);
-        }
-        let now = self.now().0;
-        let mut conn = self.store.conn().await?;
-        for secret in [Secret::Password, Secret::SmsOtp] {
-            if attempts::get(&mut conn, &user.id, secret).await?.is_locked(now) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 }

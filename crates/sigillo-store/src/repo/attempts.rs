@@ -41,6 +41,11 @@ pub async fn reserve(
     limit: u32,
     now: i64,
 ) -> Result<Option<Reservation>> {
+    if let Some(r) = try_reserve(conn, subject, secret, limit, now).await? {
+        return Ok(Some(r));
+    }
+    // No row yet (a first attempt), or a locked secret. Create the row if missing and try
+    // once more: a concurrent first attempt may have created it meanwhile.
     sqlx::query(
         "INSERT INTO attempt_counters (subject, secret, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (subject, secret) DO NOTHING",
@@ -50,6 +55,16 @@ pub async fn reserve(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    try_reserve(conn, subject, secret, limit, now).await
+}
+
+async fn try_reserve(
+    conn: &mut Conn,
+    subject: &str,
+    secret: Secret,
+    limit: u32,
+    now: i64,
+) -> Result<Option<Reservation>> {
     let row = sqlx::query(
         "UPDATE attempt_counters SET failures = failures + 1, updated_at = $3 \
          WHERE subject = $1 AND secret = $2 AND permanent = 0 AND failures < $4 \
