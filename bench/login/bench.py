@@ -241,7 +241,7 @@ def cmd_report(path):
     h = s["http"]
     rb = s.get("raw_before", {})
     lines = []
-    lines.append(f"### {m.get('backend', '?')} — {m.get('date', '')}")
+    lines.append(f"### {m.get('backend', '?')}, {m.get('connections')} connections — {m.get('date', '')}, rev {m.get('rev', '?')}")
     lines.append("")
     lines.append(f"- argon2id m={rb.get('memory_kib')} KiB t={rb.get('iterations')} p={rb.get('parallelism')}; "
                  f"{m.get('users')} users; wrk -t{m.get('wrk_threads')} -c{m.get('connections')} "
@@ -261,7 +261,8 @@ def cmd_report(path):
         lines.append(f"- CPU during the HTTP run (share of {s['cpu_http']['ncpu']} cores × "
                      f"{s['cpu_http']['wall_s']} s): server {a['server_cpu_pct_of_machine']}%, "
                      f"wrk {a['loadgen_cpu_pct_of_machine']}%, postgres {a['postgres_cpu_pct_of_machine']}%, "
-                     f"other processes {a['other_cpu_pct_of_machine']}%, idle {a['idle_pct_of_machine']}%")
+                     f"other processes {a['other_cpu_pct_of_machine']}%, idle {a['idle_pct_of_machine']}%, "
+                     f"steal {s['cpu_http'].get('steal_s', 0)} s")
         lines.append(f"- per login: server {a['server_cpu_ms_per_login']} ms CPU, of which a raw verification "
                      f"costs {a['hash_cpu_ms_per_verify_raw']} ms → {a['server_non_hash_cpu_ms_per_login']} ms "
                      f"outside Argon2; wrk {a['loadgen_cpu_ms_per_login']} ms; postgres "
