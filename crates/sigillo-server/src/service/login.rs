@@ -63,7 +63,7 @@ impl Services {
         let reservation = if matches!(user.status, UserStatus::Locked | UserStatus::Blocked) {
             None
         } else {
-            self.reserve_attempt_unless(&user, Secret::Password, &[Secret::SmsOtp], origin).await?
+            self.reserve_attempt_unless(&user, Secret::Password, Some(Secret::SmsOtp), origin).await?
         };
         let Some(reservation) = reservation else {
             self.verify_secret(None, password).await?;

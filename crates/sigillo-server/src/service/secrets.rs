@@ -21,30 +21,26 @@ impl Services {
         secret: Secret,
         origin: &Origin,
     ) -> ServiceResult<Option<Reservation>> {
-        self.reserve_attempt_unless(user, secret, &[], origin).await
+        self.reserve_attempt_unless(user, secret, None, origin).await
     }
 
-    /// [`Self::reserve_attempt`], refused too while any of `also` is locked (a login needs
-    /// its SMS code as much as its password), checked in the same transaction.
+    /// [`Self::reserve_attempt`], refused too while `guard` is locked (a login needs its
+    /// SMS code as much as its password). One statement when allowed; a refusal is audited.
     pub(crate) async fn reserve_attempt_unless(
         &self,
         user: &User,
         secret: Secret,
-        also: &[Secret],
+        guard: Option<Secret>,
         origin: &Origin,
     ) -> ServiceResult<Option<Reservation>> {
         let now = self.now();
-        let mut tx = self.store.begin().await?;
-        let mut blocked = false;
-        for other in also {
-            blocked |= attempts::get(&mut tx, &user.id, *other).await?.is_locked(now.0);
-        }
-        let reservation = if blocked {
-            None
-        } else {
-            attempts::reserve(&mut tx, &user.id, secret, self.cfg.security.lockout.limit(), now.0).await?
+        let limit = self.cfg.security.lockout.limit();
+        let reservation = {
+            let mut conn = self.store.conn().await?;
+            attempts::reserve_unless(&mut conn, &user.id, secret, guard, limit, now.0).await?
         };
         if reservation.is_none() {
+            let mut tx = self.store.begin().await?;
             audit(
                 &mut tx,
                 now,
@@ -55,8 +51,8 @@ impl Services {
                 json!({ "secret": secret.as_str() }),
             )
             .await?;
+            sigillo_store::commit(tx).await?;
         }
-        sigillo_store::commit(tx).await?;
         Ok(reservation)
     }
 

@@ -41,7 +41,22 @@ pub async fn reserve(
     limit: u32,
     now: i64,
 ) -> Result<Option<Reservation>> {
-    if let Some(r) = try_reserve(conn, subject, secret, limit, now).await? {
+    reserve_unless(conn, subject, secret, None, limit, now).await
+}
+
+/// [`reserve`], refused too while the `guard` secret of the same subject is locked (a
+/// login needs its SMS code as much as its password). One statement on the hot path, so
+/// it needs no transaction of its own.
+pub async fn reserve_unless(
+    conn: &mut Conn,
+    subject: &str,
+    secret: Secret,
+    guard: Option<Secret>,
+    limit: u32,
+    now: i64,
+) -> Result<Option<Reservation>> {
+    let guard = guard.map_or("", Secret::as_str);
+    if let Some(r) = try_reserve(conn, subject, secret, guard, limit, now).await? {
         return Ok(Some(r));
     }
     // No row yet (a first attempt), or a locked secret. Create the row if missing and try
@@ -55,13 +70,14 @@ pub async fn reserve(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    try_reserve(conn, subject, secret, limit, now).await
+    try_reserve(conn, subject, secret, guard, limit, now).await
 }
 
 async fn try_reserve(
     conn: &mut Conn,
     subject: &str,
     secret: Secret,
+    guard: &str,
     limit: u32,
     now: i64,
 ) -> Result<Option<Reservation>> {
@@ -69,12 +85,15 @@ async fn try_reserve(
         "UPDATE attempt_counters SET failures = failures + 1, updated_at = $3 \
          WHERE subject = $1 AND secret = $2 AND permanent = 0 AND failures < $4 \
            AND (locked_until IS NULL OR locked_until <= $3) \
+           AND NOT EXISTS (SELECT 1 FROM attempt_counters g WHERE g.subject = $1 AND g.secret = $5 \
+                             AND (g.permanent = 1 OR g.locked_until > $3)) \
          RETURNING failures, lock_count",
     )
     .bind(subject)
     .bind(secret.as_str())
     .bind(now)
     .bind(i64::from(limit))
+    .bind(guard)
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| {
