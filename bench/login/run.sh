@@ -15,8 +15,9 @@
 #      --postgres URL, in a fresh database created on that server and dropped at the end),
 #      per-address rate limit raised out of the way;
 #   4. N users created with `sigillo admin user create --json`;
-#   5. wrk drives POST /api/v1/login with their correct passwords, round-robin over the
-#      users: a warm-up, then the measured run, for each connection count;
+#   5. for each connection count, a fresh server (see start_server) and wrk driving
+#      POST /api/v1/login with the users' correct passwords, round-robin over the users
+#      (an optional warm-up with --warmup S, default none, then the measured run);
 #   6. the server is stopped and the raw rate is measured again (the reference is the
 #      mean of before and after, so a drift of the machine shows as a spread);
 #   7. a report: logins/s, latency, non-200 count, ratio HTTP/raw, and where the CPU went
@@ -24,7 +25,8 @@
 #
 # Hashing parameters: the server's defaults, or SIGILLO_SECURITY__HASHING__MEMORY_KIB /
 # __ITERATIONS / __PARALLELISM from the environment, which the server, the admin
-# command and hash_rate all read. Exit status: 0, or 1 if any request failed.
+# command and hash_rate all read. Exit status: 0, or 1 if any request failed or the
+# server logged an error.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,7 +38,7 @@ USERS=300
 CONNECTIONS="16"
 DURATION=20
 RAW_SECS=10
-WARMUP=3
+WARMUP=0
 WRK_THREADS=1
 BUILD=1
 WAIT_IDLE=1
@@ -173,15 +175,27 @@ export SIGILLO_DATA_DIR="$WORK"
 export SIGILLO_RATE_LIMIT__PER_IP_PER_SECOND=100000
 export SIGILLO_RATE_LIMIT__BURST=100000
 cd "$WORK"
+# One server per measurement: a request cut off when a wrk run ends can leave a pooled
+# SQLite connection inside its transaction (bench/RESULTS.md, "cancellation"), which would
+# spoil the next run. Each server logs to server.N.err; all are checked at the end.
+SERVER_N=0
+start_server() {
+  SERVER_N=$((SERVER_N + 1))
+  "$SIGILLO" serve > "$WORK/server.$SERVER_N.out" 2> "$WORK/server.$SERVER_N.err" &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.$SERVER_N.err" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "server did not come up" >&2; exit 1
+}
+stop_server() {
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
 log "starting sigillo serve on 127.0.0.1:$PORT ($BACKEND)"
-"$SIGILLO" serve > "$WORK/server.out" 2> "$WORK/server.err" &
-SERVER_PID=$!
-for _ in $(seq 1 300); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" "$WORK/server.out" >&2; exit 1; }
-  sleep 0.1
-done
-curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" || { echo "server did not come up" >&2; exit 1; }
+start_server
 
 # --- 3. users ----------------------------------------------------------------------
 log "creating $USERS users"
@@ -194,6 +208,7 @@ CREATED="$($PY users "$WORK/envelopes.jsonl" "$WORK/users.txt")"
 read -r U P < "$WORK/users.txt"
 curl -fsS -H 'content-type: application/json' -d "{\"username\":\"$U\",\"password\":\"$P\"}" \
   "http://127.0.0.1:$PORT/api/v1/login" > /dev/null
+stop_server
 
 # --- 4. load -----------------------------------------------------------------------
 DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -201,6 +216,7 @@ STATUS=0
 RESULTS=()
 for C in $CONNECTIONS; do
   for try in $(seq 1 $MAX_TRIES); do
+    start_server
     wait_idle
     if [[ "$WARMUP" != 0 ]]; then
       log "warm-up: ${WARMUP} s at $C connections"
@@ -215,13 +231,11 @@ for C in $CONNECTIONS; do
     $PY snap "$WORK/snap_b"
     $PY cpu "$WORK/snap_a" "$WORK/snap_b" "server=$SERVER_PID" "wrk=times:$WORK/times_wrk_$C" > "$WORK/cpu_http_$C.json"
     log "  $(grep -E '^BENCH (ok|non200) ' "$WORK/wrk_$C.txt" | tr '\n' ' ')other processes $(other_pct "$WORK/cpu_http_$C.json")%"
+    stop_server
     too_busy "$(other_pct "$WORK/cpu_http_$C.json")" || break
   done
   RESULTS+=("$C")
 done
-
-kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
 
 # --- 5. raw rate after -------------------------------------------------------------
 log "raw verify rate again, all cores, ${RAW_SECS} s"
@@ -248,8 +262,8 @@ if [[ -n "$JSON_OUT" ]]; then
   printf '%s]\n' "${ALL_JSON%,}" > "$JSON_OUT"
   log "wrote $JSON_OUT"
 fi
-if grep -qE 'panicked|ERROR' "$WORK/server.err" "$WORK/server.out" 2>/dev/null; then
-  echo; echo "server errors:"; grep -E 'panicked|ERROR' "$WORK/server.err" "$WORK/server.out" | head -5
+if cat "$WORK"/server.*.err "$WORK"/server.*.out 2>/dev/null | grep -qE 'panicked|ERROR'; then
+  echo; echo "server errors:"; grep -hE 'panicked|ERROR' "$WORK"/server.*.err "$WORK"/server.*.out | head -5
   STATUS=1
 fi
 exit $STATUS

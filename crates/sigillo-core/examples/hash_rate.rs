@@ -28,12 +28,12 @@
 //!   (default 20), like database and I/O threads waking between a hash's blocks: it
 //!   measures what frequent preemption costs the hashing threads.
 //!
-//! And one proposal: `--reuse-memory` verifies with a per-thread Argon2 memory that is
-//! allocated once and reused ([`verify_reusing_memory`]), instead of `verify`, which
-//! allocates and zeroes `memory_kib` for every call.
+//! `--reuse-memory` measures what the server's hashing threads run:
+//! [`sigillo_core::password::verify_in`] with one [`Workspace`] per thread, allocated once
+//! and reused, instead of [`verify`], which allocates and zeroes `memory_kib` per call.
 
 use rand::SeedableRng;
-use sigillo_core::password::{HashParams, verify};
+use sigillo_core::password::{HashParams, Workspace, verify, verify_in};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -161,12 +161,13 @@ impl Shared {
 /// many threads as permits the permits never block; with a larger pool, whichever
 /// thread the semaphore wakes hashes next, as on the server's blocking pool.
 fn worker(shared: &Shared) {
+    let mut workspace = Workspace::default();
     while !shared.stop.load(Ordering::Relaxed) {
         if !shared.acquire() {
             break;
         }
         let ok = if shared.reuse_memory {
-            verify_reusing_memory(&shared.phc, PASSWORD)
+            verify_in(&mut workspace, &shared.phc, PASSWORD)
         } else {
             verify(&shared.phc, PASSWORD)
         };
@@ -180,35 +181,6 @@ fn worker(shared: &Shared) {
             shared.count.fetch_add(1, Ordering::Relaxed);
         }
     }
-}
-
-thread_local! {
-    /// This thread's Argon2 memory, grown to the largest cost seen and kept.
-    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The same check as `sigillo_core::password::verify`, but on memory this thread keeps
-/// between calls: no 19 MiB allocation, zeroing and page faults per verification.
-fn verify_reusing_memory(phc: &str, secret: &str) -> bool {
-    use argon2::password_hash::PasswordHash;
-    let Ok(parsed) = PasswordHash::new(phc) else { return false };
-    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else { return false };
-    let Ok(params) = argon2::Params::try_from(&parsed) else { return false };
-    let version = parsed.version.and_then(|v| argon2::Version::try_from(v).ok()).unwrap_or_default();
-    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else { return false };
-    let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else { return false };
-    let mut out = vec![0u8; expected.len()];
-    let argon2 = argon2::Argon2::new(algorithm, version, params.clone());
-    let hashed = BLOCKS.with(|blocks| {
-        let mut blocks = blocks.borrow_mut();
-        let need = params.block_count();
-        if blocks.len() < need {
-            blocks.resize(need, argon2::Block::default());
-        }
-        argon2.hash_password_into_with_memory(secret.as_bytes(), salt, &mut out, &mut blocks[..need]).is_ok()
-    });
-    hashed && bool::from(subtle::ConstantTimeEq::ct_eq(out.as_slice(), expected.as_bytes()))
 }
 
 /// Short bursts of work at a fixed rate, to see what frequent preemption (a server's
