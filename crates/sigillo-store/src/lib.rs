@@ -119,7 +119,15 @@ impl Store {
     /// so a transaction that reads before it writes never fails to upgrade its lock.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            // Run on a task of its own: if the request is cancelled mid-`BEGIN`, sqlx may
+            // already have started the transaction, and a dropped future would hand the
+            // connection back to the pool still inside it (found by bench/login).
+            Backend::Sqlite => {
+                let pool = self.pool.clone();
+                tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
+                    .await
+                    .map_err(|e| StoreError::Corrupt(format!("begin task: {e}")))??
+            }
             Backend::Postgres => self.pool.begin().await?,
         })
     }

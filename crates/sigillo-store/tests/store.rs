@@ -370,3 +370,19 @@ async fn sqlite_uses_wal_and_a_busy_timeout() {
     assert_eq!(users::count(&mut db.store.conn().await.unwrap()).await.unwrap(), 20);
     db.cleanup().await;
 }
+
+/// Begins cancelled at any point never leave a pooled connection inside a transaction.
+#[tokio::test]
+async fn cancelled_begins_leave_the_pool_clean() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        for i in 0..200u64 {
+            let _ = tokio::time::timeout(std::time::Duration::from_micros(i % 50), db.store.begin()).await;
+        }
+        for _ in 0..8 {
+            let tx = db.store.begin().await.unwrap();
+            sigillo_store::commit(tx).await.unwrap();
+        }
+        db.cleanup().await;
+    }
+}
