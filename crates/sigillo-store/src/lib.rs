@@ -83,6 +83,9 @@ impl Store {
                 Backend::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(10))
+            // An embedded SQLite connection cannot go stale; pinging it on every acquire
+            // costs a hand-off to its worker thread on the login hot path (bench/login).
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -1,5 +1,6 @@
 //! The audit trail (P11): append-only, hash-chained. Appending first bumps the head row,
-//! which serialises appenders on both databases, then links the new record to it.
+//! which serialises appenders on both databases, then links the new record to it; a
+//! trigger moves the head's hash along with the insert.
 
 use crate::{Conn, Result, StoreError};
 use sigillo_core::audit::{Record, chain_hash};
@@ -39,7 +40,7 @@ pub async fn append(
     .bind(&hash)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *conn).await?;
+    // The trigger `audit_log_moves_head` (migration 0002) sets the head's hash.
     Ok(seq)
 }
 
