@@ -25,6 +25,9 @@ pub enum Secret {
     /// SMS codes of recoveries: counted apart, so that a customer whose login codes are
     /// locked can still recover (after proving the security code) as the alerts say.
     RecoveryOtp,
+    /// A bound phone's approvals and offline codes, counted per binding: a wrong PIN
+    /// makes a wrong signature or code (P1, P2).
+    Binding,
 }
 
 impl Secret {
@@ -34,6 +37,7 @@ impl Secret {
             Self::SmsOtp => "sms_otp",
             Self::SecurityCode => "security_code",
             Self::RecoveryOtp => "recovery_otp",
+            Self::Binding => "binding",
         }
     }
 }

@@ -15,10 +15,12 @@
 //! - [`kek`]: the key-encryption key and sealing of server-side secrets (P7).
 //! - [`token`]: random bearer tokens and their stored digests.
 //! - [`audit`]: the hash chain of the audit trail (P11).
+//! - [`device`]: the device binding protocol: activation, keys, the PIN, signed messages.
 #![forbid(unsafe_code)]
 
 pub mod attempts;
 pub mod audit;
+pub mod device;
 pub mod identity;
 pub mod kek;
 pub mod password;

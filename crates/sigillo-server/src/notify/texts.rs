@@ -169,3 +169,17 @@ pub fn phone_changed_sms(masked_new: &str) -> String {
         "sigillo: il numero certificato della tua utenza e' stato cambiato in {masked_new}. Se non l'hai chiesto tu, chiama subito la banca."
     )
 }
+
+/// P2: a phone's binding blocked after five consecutive wrong PINs or codes.
+pub fn binding_blocked_sms(device: &str) -> String {
+    format!(
+        "sigillo: lo Smart PIN del dispositivo '{device}' e' bloccato dopo 5 tentativi errati. Sbloccalo dall'area Dispositivi dell'home banking. Se non sei stato tu, chiama la banca."
+    )
+}
+
+/// A new phone was bound to the user: always told, so a binding nobody asked for shows.
+pub fn device_bound_sms(device: &str) -> String {
+    format!(
+        "sigillo: il dispositivo '{device}' e' stato associato alla tua utenza. Se non sei stato tu, chiama subito la banca."
+    )
+}

@@ -295,7 +295,12 @@ impl Services {
 
     /// A new session for `user`, limited to the password change while the password is
     /// an envelope's initial one.
-    async fn open_session(&self, tx: &mut sigillo_store::Conn, user: &User, origin: &Origin) -> ServiceResult<Grant> {
+    pub(crate) async fn open_session(
+        &self,
+        tx: &mut sigillo_store::Conn,
+        user: &User,
+        origin: &Origin,
+    ) -> ServiceResult<Grant> {
         let now = self.now();
         let token = token::generate(&mut rand::rngs::OsRng);
         let must_change = user.password_initial || user.status == UserStatus::MustChangePassword;

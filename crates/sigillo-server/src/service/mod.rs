@@ -10,8 +10,14 @@
 //! - [`account`]: first access, password and alias changes, email validation.
 //! - [`recovery`]: security code + SMS OTP → new password.
 //! - [`operator`]: what branch and contact-centre staff do (`sigillo admin`).
+//! - [`device_auth`]: challenges and signature checks of the phone's requests.
+//! - [`binding`]: activation codes, binding a phone, PIN and biometry, removal, unblock.
+//! - [`approvals`]: operations a bound phone lists, approves or rejects.
 
 pub mod account;
+pub mod approvals;
+pub mod binding;
+pub mod device_auth;
 pub mod error;
 pub mod login;
 pub mod operator;
@@ -86,6 +92,11 @@ pub struct Inner {
     kek: Kek,
     otp_key: Zeroizing<[u8; 32]>,
     csrf_key: Zeroizing<[u8; 32]>,
+    /// HMAC key for the secret half of activation codes.
+    activation_key: Zeroizing<[u8; 32]>,
+    /// Signs QR payloads, activation answers and operation data (P6); derived from the
+    /// key-encryption key, never stored.
+    master_key: sigillo_core::device::keys::MasterKey,
     /// Verified against when the user does not exist, so timing does not tell (P9).
     dummy_hash: String,
     /// Argon2 runs on its own threads, one per core (see `hasher`).
@@ -103,6 +114,8 @@ impl Services {
     pub async fn new(store: Store, cfg: Config, clock: Arc<dyn Clock>, kek: Kek) -> anyhow::Result<Self> {
         let otp_key = kek.derive("sigillo/sms-otp/v1");
         let csrf_key = kek.derive("sigillo/csrf/v1");
+        let activation_key = kek.derive("sigillo/activation-secret/v1");
+        let master_key = sigillo_core::device::keys::KeyPair::master_from_seed(&kek.derive("sigillo/master-key/v1"));
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let hasher = Hasher::start(cores)?;
         let mut filler = [0u8; 16];
@@ -117,6 +130,8 @@ impl Services {
                 kek,
                 otp_key,
                 csrf_key,
+                activation_key,
+                master_key,
                 dummy_hash,
                 hasher,
             }),
@@ -129,6 +144,11 @@ impl Services {
 
     pub fn kek(&self) -> &Kek {
         &self.kek
+    }
+
+    /// The master public key the app pins (uncompressed SEC1).
+    pub fn master_public_key(&self) -> Vec<u8> {
+        self.master_key.public_key()
     }
 
     pub fn csrf_key(&self) -> &[u8; 32] {

@@ -1,10 +1,14 @@
 //! One module per aggregate. Every function takes a `&mut Conn` (a pooled connection
 //! or an open transaction) and speaks portable SQL.
 
+pub mod activations;
 pub mod attempts;
 pub mod audit;
+pub mod bindings;
+pub mod challenges;
 pub mod email_verifications;
 pub mod flows;
+pub mod operations;
 pub mod outbox;
 pub mod sessions;
 pub mod users;
