@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs everything CI runs: formatting, lints, the core-purity check, every Rust test on
 # SQLite and PostgreSQL, and the browser tests in real Chromium. Installs what it needs
-# (Chromium from Debian, aiosmtpd from PyPI, playwright-core from npm) when missing.
+# (Chromium from Debian, aiosmtpd and cryptography from PyPI, playwright-core from npm)
+# when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -17,6 +18,7 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check cryptography
 (cd e2e && npm ci --silent --no-audit --no-fund)
 
 # PostgreSQL: the contract and integration tests run on it too when it is reachable
@@ -51,11 +53,15 @@ if cargo tree -p sigillo-core -e normal --prefix none --locked | grep -E '^(toki
 fi
 echo "ok"
 
+step "protocol vectors: an independent implementation (Python cryptography) agrees"
+python3 crates/sigillo-core/tests/vectors/make_vectors.py --check
+
 step "rust tests (SQLite${SIGILLO_TEST_POSTGRES_URL:+ and PostgreSQL})"
 cargo test --workspace --locked
 
 step "browser tests (Chromium)"
-cargo build -p sigillo-server --locked
+cargo build -p sigillo-server -p sigillo-device --locked
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 export SIGILLO_BIN="$target_dir/debug/sigillo"
+export SIGILLO_DEVICE_BIN="$target_dir/debug/sigillo-device"
 (cd e2e && node --test)

@@ -16,6 +16,23 @@ pub enum AdminCommand {
     /// The audit trail: verify the hash chain, show the latest records.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// A user's bound phones: list, remove, unblock.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Lists a user's phones (status, fingerprint, bound and last used).
+    List {
+        user_code: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Removes a phone (lost or stolen): it can approve nothing any more.
+    Remove { user_code: String, binding: String },
+    /// Unblocks a phone blocked after five wrong PINs; its app then asks for a new PIN.
+    Unblock { user_code: String, binding: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +155,35 @@ pub async fn run(services: &Services, operator: &str, cmd: AdminCommand) -> anyh
                 return Ok(1);
             }
         },
+        AdminCommand::Device(DeviceCommand::List { user_code, json }) => {
+            let devices = services.operator_devices(&user_code, operator).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&devices)?);
+            } else if devices.is_empty() {
+                println!("no phones bound to {user_code}");
+            } else {
+                for d in &devices {
+                    println!(
+                        "{}  {:<16} {:<8} {:<16} fingerprint {}  bound {}  last used {}",
+                        d.id,
+                        d.status,
+                        d.platform,
+                        d.name,
+                        d.fingerprint,
+                        d.committed_at.map(rfc3339).unwrap_or_else(|| "-".into()),
+                        d.last_used_at.map(rfc3339).unwrap_or_else(|| "-".into()),
+                    );
+                }
+            }
+        }
+        AdminCommand::Device(DeviceCommand::Remove { user_code, binding }) => {
+            services.operator_remove_device(&user_code, &binding, operator).await?;
+            println!("phone {binding} removed");
+        }
+        AdminCommand::Device(DeviceCommand::Unblock { user_code, binding }) => {
+            services.operator_unblock_device(&user_code, &binding, operator).await?;
+            println!("phone {binding} unblocked: the app will ask for a new PIN");
+        }
         AdminCommand::Audit(AuditCommand::Tail { count, json }) => {
             for r in services.audit_tail(count).await? {
                 if json {

@@ -10,7 +10,7 @@
 //! - [`app`]: building the app, the demo user, serving with graceful shutdown.
 //! - [`router`]: routes, layers, `/healthz`, `/metrics`, `/openapi.json`, `/dev/outbox`.
 //! - [`service`]: the use cases.
-//! - [`api`]: the JSON API. [`web`]: the web pages.
+//! - [`api`]: the JSON API. [`web`]: the web pages. [`device_api`]: the app's signed API.
 //! - [`middleware`]: client address, rate limit, security headers.
 //! - [`notify`]: SMS/email texts, senders and the outbox worker.
 //! - [`admin`]: `sigillo admin …`.
@@ -23,6 +23,7 @@ pub mod api;
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod device_api;
 pub mod hasher;
 pub mod metrics;
 pub mod middleware;

@@ -32,6 +32,7 @@ const BODY_LIMIT: usize = 16 * 1024;
 pub fn router(state: AppState) -> Router {
     let limited = api::auth_routes()
         .merge(web::auth_routes())
+        .merge(crate::device_api::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit));
     let mut app = Router::new()
         .merge(limited)

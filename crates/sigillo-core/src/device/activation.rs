@@ -1,7 +1,7 @@
 //! Activation codes and QR payloads (PROTOCOL.md §3).
 //!
 //! A code is 20 characters of Crockford's base32 in four groups of five, e.g.
-//! `7K3QF-M2XDA-9ZC4T-0001B`: 40 bits that find the activation, 40 secret bits that the
+//! `7JFJM-YR1TK-M5Z49-61Z2B`: 40 bits that find the activation, 40 secret bits that the
 //! server checks (at most 5 wrong tries), then 20 check bits (a CRC-16/XMODEM of the 80
 //! bits above, zero-extended). The CRC catches every single mistyped character and every
 //! swap of two neighbours before any server call: both change at most 10 adjacent bits,
@@ -56,6 +56,11 @@ impl ActivationCode {
         let mut secret = [0u8; 5];
         rng.fill_bytes(&mut id);
         rng.fill_bytes(&mut secret);
+        Self { id, secret }
+    }
+
+    /// A code from its two halves (tests and tools; codes are normally generated).
+    pub fn from_parts(id: [u8; 5], secret: [u8; 5]) -> Self {
         Self { id, secret }
     }
 
@@ -157,7 +162,9 @@ pub fn verify_qr(payload: &str, master_public: &[u8]) -> Result<(ActivationCode,
     else {
         return Err(CodeError::QrFormat);
     };
-    let expires: u64 = expires.parse().map_err(|_| CodeError::QrFormat)?;
+    // Only the canonical decimal form: one text per QR (no sign, no leading zeros).
+    let canonical = !expires.is_empty() && expires.bytes().all(|b| b.is_ascii_digit()) && !expires.starts_with('0');
+    let expires: u64 = expires.parse().ok().filter(|_| canonical).ok_or(CodeError::QrFormat)?;
     let signature = unb64(signature).ok_or(CodeError::QrFormat)?;
     if !keys::verify(master_public, &qr_message(display, expires), &signature) {
         return Err(CodeError::QrSignature);
@@ -235,5 +242,8 @@ mod tests {
         let foreign = qr_payload(&code, 1_800_000_000_000, &MasterKey::master_from_seed(&[8; 32]));
         assert_eq!(verify_qr(&foreign, &master.public_key()), Err(CodeError::QrSignature));
         assert_eq!(verify_qr("hello", &master.public_key()), Err(CodeError::QrFormat));
+        for odd in ["+1800000000000", "01800000000000"] {
+            assert_eq!(verify_qr(&qr.replace("1800000000000", odd), &master.public_key()), Err(CodeError::QrFormat));
+        }
     }
 }

@@ -145,6 +145,8 @@ pub struct Operation {
 }
 
 const OPERATION_DOMAIN: &str = "sigillo/operation/v1";
+/// More labelled fields than any approval screen shows.
+pub const MAX_FIELDS: u64 = 64;
 
 impl Operation {
     pub fn encode(&self) -> Vec<u8> {
@@ -164,9 +166,14 @@ impl Operation {
         let id = f.str()?.to_owned();
         let kind = f.str()?.to_owned();
         let expires_at_ms = f.u64()?;
+        // The count must match the fields present exactly (and stay small): the phone
+        // shows what it signs, so two readings of the same bytes must never differ.
         let count = f.u64()?;
+        if count > MAX_FIELDS {
+            return Err(Malformed);
+        }
         let mut fields = Vec::new();
-        for _ in 0..count.min(64) {
+        for _ in 0..count {
             fields.push((f.str()?.to_owned(), f.str()?.to_owned()));
         }
         f.end()?;
@@ -202,5 +209,11 @@ mod tests {
         other.fields[0].1 = "Pixe1".into();
         assert_ne!(other.encode(), bytes);
         assert!(Operation::decode(&bytes[..bytes.len() - 1]).is_err());
+        // A count that does not match the fields present is malformed.
+        let mut lying = bytes.clone();
+        let count_field = bytes.len() - op.fields.iter().map(|(l, v)| 8 + l.len() + v.len()).sum::<usize>() - 12;
+        assert_eq!(lying[count_field + 11], 2);
+        lying[count_field + 11] = 1;
+        assert!(Operation::decode(&lying).is_err());
     }
 }

@@ -64,12 +64,22 @@ fn pad(pin: &[u8], salt: &[u8; 32], binding: &str) -> Zeroizing<[u8; 32]> {
     out
 }
 
-/// A fresh knowledge key under `pin`: returns what the phone stores and the key pair,
-/// whose public half goes to the server and is then forgotten by the phone.
-pub fn new_knowledge_key(pin: &str, binding: &str, rng: &mut impl Csprng) -> Result<(WrappedSeed, KeyPair), PinError> {
-    check_new(pin)?;
+/// A fresh knowledge seed (32 random bytes): the phone makes one per PIN.
+pub fn new_seed(rng: &mut impl Csprng) -> Zeroizing<[u8; 32]> {
     let mut seed = Zeroizing::new([0u8; 32]);
     rng.fill_bytes(seed.as_mut());
+    seed
+}
+
+/// The knowledge key pair a seed stands for. Its public half goes to the server and is
+/// then forgotten by the phone.
+pub fn key_from_seed(seed: &[u8; 32]) -> KeyPair {
+    KeyPair::from_seed(seed, KNOWLEDGE_LABEL)
+}
+
+/// Wraps a seed under a *new* PIN (which must pass [`check_new`]) for `binding`.
+pub fn wrap(seed: &[u8; 32], pin: &str, binding: &str, rng: &mut impl Csprng) -> Result<WrappedSeed, PinError> {
+    check_new(pin)?;
     let mut salt = [0u8; 32];
     rng.fill_bytes(&mut salt);
     let pad = pad(digits(pin)?, &salt, binding);
@@ -77,13 +87,20 @@ pub fn new_knowledge_key(pin: &str, binding: &str, rng: &mut impl Csprng) -> Res
     for (i, w) in wrapped.iter_mut().enumerate() {
         *w = seed[i] ^ pad[i];
     }
-    Ok((WrappedSeed { salt, wrapped }, KeyPair::from_seed(&seed, KNOWLEDGE_LABEL)))
+    Ok(WrappedSeed { salt, wrapped })
+}
+
+/// A fresh knowledge key under `pin`: what the phone stores, and the key pair.
+pub fn new_knowledge_key(pin: &str, binding: &str, rng: &mut impl Csprng) -> Result<(WrappedSeed, KeyPair), PinError> {
+    check_new(pin)?;
+    let seed = new_seed(rng);
+    Ok((wrap(&seed, pin, binding, rng)?, key_from_seed(&seed)))
 }
 
 /// The knowledge key that `pin` unwraps: the right one for the right PIN, a different
 /// but equally valid one for any other.
 pub fn knowledge_key(stored: &WrappedSeed, pin: &str, binding: &str) -> Result<KeyPair, PinError> {
-    Ok(KeyPair::from_seed(&*candidate_seed(stored, pin, binding)?, KNOWLEDGE_LABEL))
+    Ok(key_from_seed(&*candidate_seed(stored, pin, binding)?))
 }
 
 /// The seed `pin` unwraps to (exposed for the P1 test, which inspects all 100,000).

@@ -6,9 +6,11 @@
 //! - [`extract`]: JSON bodies and bearer sessions.
 //! - [`auth`]: login and recovery.
 //! - [`account`]: the session's user: profile, password, alias, email.
+//! - [`devices`]: the user's phones: activation codes, list, removal, unblock.
 
 pub mod account;
 pub mod auth;
+pub mod devices;
 pub mod error;
 pub mod extract;
 
@@ -26,10 +28,21 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         auth::recovery_start, auth::recovery_sms, auth::recovery_complete,
         account::me, account::logout, account::password, account::password_otp, account::alias,
         account::email_verify, account::email_resend,
+        devices::activation, devices::list, devices::remove, devices::unblock,
+        crate::device_api::handlers::info, crate::device_api::handlers::activate,
+        crate::device_api::handlers::challenge, crate::device_api::handlers::commit,
+        crate::device_api::handlers::status, crate::device_api::handlers::remove,
+        crate::device_api::handlers::pin, crate::device_api::handlers::biometry_on,
+        crate::device_api::handlers::biometry_off, crate::device_api::handlers::push,
+        crate::device_api::handlers::primary, crate::device_api::handlers::login,
+        crate::device_api::handlers::operations, crate::device_api::handlers::approve,
+        crate::device_api::handlers::reject,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Login and recovery"), (name = "account", description = "The signed-in customer"))
+    tags((name = "auth", description = "Login and recovery"), (name = "account", description = "The signed-in customer"),
+        (name = "devices", description = "The customer's bound phones"),
+        (name = "device", description = "The app's API: activation and requests signed by the binding's keys (docs/PROTOCOL.md)"))
 )]
 pub struct ApiDoc;
 
@@ -68,4 +81,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/logout", post(account::logout))
         .route("/api/v1/alias", put(account::alias))
         .route("/api/v1/email/resend", post(account::email_resend))
+        .route("/api/v1/devices", get(devices::list))
+        .route("/api/v1/devices/activation", post(devices::activation))
+        .route("/api/v1/devices/{id}", axum::routing::delete(devices::remove))
+        .route("/api/v1/devices/{id}/unblock", post(devices::unblock))
 }

@@ -30,7 +30,7 @@ impl Services {
     pub async fn pending_operations(
         &self,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         origin: &Origin,
     ) -> ServiceResult<Vec<PendingOperation>> {
         let ctx = self.authenticate_device(proof, Need::Possession, &[BindingStatus::Active], message, origin).await?;
@@ -104,7 +104,7 @@ impl Services {
         &self,
         op_id: &str,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         origin: &Origin,
     ) -> ServiceResult<()> {
         let ctx = self.authenticate_device(proof, Need::Possession, &[BindingStatus::Active], message, origin).await?;

@@ -28,7 +28,7 @@ const MAX_NAME: usize = 64;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActivationIssued {
-    /// 20 characters in four groups, e.g. `7K3QF-M2XDA-9ZC4T-0001B`.
+    /// 20 characters in four groups, e.g. `7JFJM-YR1TK-M5Z49-61Z2B`.
     pub code: String,
     /// The payload of the QR code, signed by the server.
     pub qr: String,
@@ -313,7 +313,7 @@ impl Services {
     pub async fn commit_binding(
         &self,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         confirmations: &[(Factor, Vec<u8>)],
         origin: &Origin,
     ) -> ServiceResult<DeviceView> {
@@ -359,7 +359,7 @@ impl Services {
     pub async fn replace_knowledge_key(
         &self,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         new_key: &[u8],
         new_key_proof: &[u8],
         origin: &Origin,
@@ -409,7 +409,7 @@ impl Services {
     pub async fn enrol_biometry(
         &self,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         new_key: &[u8],
         new_key_proof: &[u8],
         origin: &Origin,
@@ -426,7 +426,7 @@ impl Services {
     pub async fn revoke_biometry(
         &self,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         origin: &Origin,
     ) -> ServiceResult<()> {
         let ctx = self.authenticate_device(proof, Need::Possession, &[BindingStatus::Active], message, origin).await?;
@@ -454,7 +454,7 @@ impl Services {
     pub async fn device_status(
         &self,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         origin: &Origin,
     ) -> ServiceResult<DeviceView> {
         let all = [
@@ -471,7 +471,7 @@ impl Services {
     pub async fn remove_own_binding(
         &self,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         origin: &Origin,
     ) -> ServiceResult<()> {
         let all = [
@@ -488,7 +488,7 @@ impl Services {
     pub async fn set_push_token(
         &self,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         provider: &str,
         push_token: &str,
         origin: &Origin,
@@ -521,7 +521,7 @@ impl Services {
     pub async fn set_primary(
         &self,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         primary: bool,
         origin: &Origin,
     ) -> ServiceResult<()> {
@@ -535,7 +535,7 @@ impl Services {
     pub async fn app_login(
         &self,
         proof: &DeviceProof,
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         origin: &Origin,
     ) -> ServiceResult<super::login::Grant> {
         let ctx = self.authenticate_device(proof, Need::TwoFactors, &[BindingStatus::Active], message, origin).await?;

@@ -82,7 +82,7 @@ impl Services {
         proof: &DeviceProof,
         need: Need,
         allowed: &[BindingStatus],
-        message: &dyn Fn(Factor) -> Vec<u8>,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         origin: &Origin,
     ) -> ServiceResult<DeviceCtx> {
         let now = self.now();

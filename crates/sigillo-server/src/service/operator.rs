@@ -320,4 +320,28 @@ impl Services {
         sigillo_store::commit(tx).await?;
         Ok(())
     }
+
+    /// A user's phones, for the contact centre (the read is audited).
+    pub async fn operator_devices(
+        &self,
+        user_code: &str,
+        operator: &str,
+    ) -> ServiceResult<Vec<super::binding::DeviceView>> {
+        let user = self.user_by_code(user_code).await?;
+        let devices = self.list_devices(&user.id).await?;
+        self.audit_operator_read(&user.id, operator).await?;
+        Ok(devices)
+    }
+
+    /// Removes one of a user's phones (lost or stolen phone reported by phone or at the branch).
+    pub async fn operator_remove_device(&self, user_code: &str, binding: &str, operator: &str) -> ServiceResult<()> {
+        let user = self.user_by_code(user_code).await?;
+        self.remove_device(&user.id, binding, &Actor::Operator(operator.into()), &Origin::cli()).await
+    }
+
+    /// Unblocks one of a user's phones; its app then asks for a new PIN.
+    pub async fn operator_unblock_device(&self, user_code: &str, binding: &str, operator: &str) -> ServiceResult<()> {
+        let user = self.user_by_code(user_code).await?;
+        self.unblock_device(&user.id, binding, &Actor::Operator(operator.into()), &Origin::cli()).await
+    }
 }

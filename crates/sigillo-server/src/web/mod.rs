@@ -8,9 +8,11 @@
 //! - [`extract`]: CSRF-checked forms and the signed-in session.
 //! - [`auth`]: login, SMS OTP, recovery.
 //! - [`account`]: home, first access, password, alias, email, logout.
+//! - [`devices`]: the customer's phones: list, remove, unblock, bind a new one.
 
 pub mod account;
 pub mod auth;
+pub mod devices;
 pub mod extract;
 pub mod forms;
 pub mod i18n;
@@ -46,6 +48,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("recovery_complete.html", include_str!("../../templates/recovery_complete.html")),
     ("email_verify.html", include_str!("../../templates/email_verify.html")),
     ("message.html", include_str!("../../templates/message.html")),
+    ("devices.html", include_str!("../../templates/devices.html")),
+    ("devices_activation.html", include_str!("../../templates/devices_activation.html")),
+    ("devices_remove.html", include_str!("../../templates/devices_remove.html")),
 ];
 
 const STYLE: &str = include_str!("../../static/style.css");
@@ -133,6 +138,10 @@ pub fn routes() -> Router<AppState> {
         .route("/email/verify", get(account::email_verify_page))
         .route("/email/resend", post(account::email_resend))
         .route("/logout", post(account::logout))
+        .route("/devices", get(devices::devices_page))
+        .route("/devices/activation", get(devices::activation_page).post(devices::bind_submit))
+        .route("/devices/{id}/remove", post(devices::remove_submit))
+        .route("/devices/{id}/unblock", post(devices::unblock_submit))
         .route("/lang/{lang}", get(switch_language))
         .route("/static/style.css", get(style))
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod account;
+mod devices;
 mod lockout;
 mod login;
 mod logs;
@@ -13,3 +14,4 @@ mod outbox;
 mod recovery;
 mod session;
 mod web;
+mod web_devices;

@@ -5,7 +5,7 @@ use sigillo_store::Backend;
 use sigillo_store::testing::{TestDb, backends};
 use std::process::Command;
 
-fn sigillo(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+pub fn sigillo(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sigillo"))
         .args(args)
         .env("SIGILLO_DATABASE_URL", &db.url)
