@@ -177,6 +177,13 @@ pub fn binding_blocked_sms(device: &str) -> String {
     )
 }
 
+/// RTS art. 4: the alert before a phone's block becomes permanent.
+pub fn binding_suspended_sms(device: &str, minutes: u64) -> String {
+    format!(
+        "sigillo: 5 Smart PIN errati sul dispositivo '{device}'. Lo Smart PIN e' sospeso per {minutes} minuti; dopo altri 5 tentativi errati il dispositivo sara' bloccato. Se non sei stato tu, chiama la banca."
+    )
+}
+
 /// A new phone was bound to the user: always told, so a binding nobody asked for shows.
 pub fn device_bound_sms(device: &str) -> String {
     format!(

@@ -71,6 +71,8 @@ pub struct DeviceView {
     pub fingerprint: String,
     pub biometry: bool,
     pub pin_reset_required: bool,
+    /// Set while the PIN is suspended after five wrong tries (the first time: RTS art. 4).
+    pub suspended_until: Option<i64>,
     pub created_at: i64,
     pub committed_at: Option<i64>,
     pub last_used_at: Option<i64>,
@@ -86,6 +88,7 @@ impl From<&Binding> for DeviceView {
             fingerprint: b.fingerprint.clone(),
             biometry: b.biometry_key.is_some(),
             pin_reset_required: b.pin_reset,
+            suspended_until: None,
             created_at: b.created_at,
             committed_at: b.committed_at,
             last_used_at: b.last_used_at,
@@ -526,8 +529,19 @@ impl Services {
         origin: &Origin,
     ) -> ServiceResult<()> {
         let ctx = self.authenticate_device(proof, Need::Possession, &[BindingStatus::Active], message, origin).await?;
-        let mut conn = self.store.conn().await?;
-        bindings::set_primary(&mut conn, &ctx.binding.id, primary).await?;
+        let mut tx = self.store.begin().await?;
+        bindings::set_primary(&mut tx, &ctx.binding.id, primary).await?;
+        audit(
+            &mut tx,
+            self.now(),
+            &ctx.actor(),
+            "device.primary_set",
+            &ctx.user.id,
+            origin,
+            json!({ "binding": ctx.binding.id, "primary": primary }),
+        )
+        .await?;
+        sigillo_store::commit(tx).await?;
         Ok(())
     }
 
@@ -551,8 +565,19 @@ impl Services {
 
     /// The user's phones, for the web page and the API.
     pub async fn list_devices(&self, user_id: &str) -> ServiceResult<Vec<DeviceView>> {
+        let now = self.now().0;
         let mut conn = self.store.conn().await?;
-        Ok(bindings::for_user(&mut conn, user_id).await?.iter().map(DeviceView::from).collect())
+        // A new phone that was never approved or committed in time is dropped.
+        let stale_before = now - i64::try_from((ACTIVATION_TTL + APPROVAL_TTL).as_millis()).unwrap_or(i64::MAX);
+        bindings::expire_unfinished(&mut conn, user_id, stale_before, now).await?;
+        let mut out = Vec::new();
+        for b in bindings::for_user(&mut conn, user_id).await? {
+            let mut view = DeviceView::from(&b);
+            let counter = attempts::get(&mut conn, &b.id, Secret::Binding).await?;
+            view.suspended_until = counter.locked_until.filter(|&t| t > now);
+            out.push(view);
+        }
+        Ok(out)
     }
 
     /// The customer (web, API) or an operator removes one of the user's phones.

@@ -110,6 +110,10 @@ impl Services {
             self.device_refused(&binding, binding.status.as_str(), origin).await?;
             return Err(ServiceError::AuthFailed);
         }
+        if need != Need::Possession && matches!(user.status, users::UserStatus::Locked | users::UserStatus::Blocked) {
+            self.device_refused(&binding, "user_locked", origin).await?;
+            return Err(ServiceError::AuthFailed);
+        }
         let second = match need {
             Need::Possession => None,
             Need::Knowledge => Some(Factor::Knowledge),
@@ -152,28 +156,23 @@ impl Services {
             self.device_refused(binding, "blocked", origin).await?;
             return Err(ServiceError::AuthFailed);
         };
+        let ok = check();
         let mut tx = self.store.begin().await?;
-        if check() {
+        if ok {
             attempts::succeed(&mut tx, &binding.id, Secret::Binding, now.0).await?;
             sigillo_store::commit(tx).await?;
             return Ok(());
         }
         self.metrics.auth_failures.with_label_values(&[Secret::Binding.as_str()]).inc();
-        let blocked = reservation.failures >= limit
-            && attempts::lock(&mut tx, &binding.id, Secret::Binding, limit, Lock::Permanent, now.0).await?
-            && bindings::transition(&mut tx, &binding.id, BindingStatus::Active, BindingStatus::Blocked, now.0).await?;
-        if blocked {
-            self.queue_sms(&mut tx, &user.phone, &texts::binding_blocked_sms(&binding.device_name), now).await?;
-            audit(
-                &mut tx,
-                now,
-                &Actor::System,
-                "device.blocked",
-                &user.id,
-                origin,
-                json!({ "binding": binding.id, "consecutive_failures": reservation.failures }),
-            )
-            .await?;
+        // As for the user's secrets: the first time the limit is reached the binding is
+        // suspended for a while and the customer alerted; after that, blocked until
+        // unblocked (RTS art. 4: the alert comes before the block is permanent).
+        let policy = self.cfg.security.lockout;
+        if reservation.failures >= limit {
+            let lock = policy.lock_after(reservation.lock_count, now);
+            if attempts::lock(&mut tx, &binding.id, Secret::Binding, limit, lock, now.0).await? {
+                self.apply_binding_lock(&mut tx, binding, user, lock, origin).await?;
+            }
         }
         audit(
             &mut tx,
@@ -187,6 +186,41 @@ impl Services {
         .await?;
         sigillo_store::commit(tx).await?;
         Err(ServiceError::AuthFailed)
+    }
+
+    async fn apply_binding_lock(
+        &self,
+        tx: &mut sigillo_store::Conn,
+        binding: &Binding,
+        user: &User,
+        lock: Lock,
+        origin: &Origin,
+    ) -> ServiceResult<()> {
+        let now = self.now();
+        match lock {
+            Lock::Temporary { until, .. } => {
+                let minutes = u64::try_from((until.0 - now.0).max(0) / 60_000).unwrap_or(0).max(1);
+                self.queue_sms(tx, &user.phone, &texts::binding_suspended_sms(&binding.device_name, minutes), now)
+                    .await?;
+                audit(
+                    tx,
+                    now,
+                    &Actor::System,
+                    "device.suspended",
+                    &user.id,
+                    origin,
+                    json!({ "binding": binding.id, "until": until.0 }),
+                )
+                .await?;
+            }
+            Lock::Permanent => {
+                bindings::transition(tx, &binding.id, BindingStatus::Active, BindingStatus::Blocked, now.0).await?;
+                self.queue_sms(tx, &user.phone, &texts::binding_blocked_sms(&binding.device_name), now).await?;
+                audit(tx, now, &Actor::System, "device.blocked", &user.id, origin, json!({ "binding": binding.id }))
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Audits a device request refused before any factor was counted.

@@ -201,14 +201,16 @@ async fn two_users_share_one_phone() {
     });
 }
 
-/// P2 (RTS art. 4(3)(b)): 20 parallel logins with a wrong PIN count exactly 5 and block
-/// the binding, with an SMS; the right PIN is then refused too. The web unblocks (the
-/// session was made with password + SMS OTP); the app must then set a new PIN, and the
-/// old one no longer works. Requirements: R9, R10, R11, R12, P1, P2.
+/// P2 (RTS art. 4(3)(b)): 20 parallel logins with a wrong PIN count exactly 5 and
+/// suspend the PIN for 15 minutes with an SMS (the alert before the block is permanent,
+/// RTS art. 4); five more wrong PINs block the binding, with another SMS, and the right
+/// PIN is refused too. The web unblocks (the session was made with password + SMS OTP);
+/// the app must then set a new PIN, and the old one no longer works.
+/// Requirements: R9, R10, R11, R12, P1, P2.
 #[tokio::test]
-async fn five_wrong_pins_block_the_binding_even_in_parallel() {
+async fn wrong_pins_suspend_then_block_the_binding_even_in_parallel() {
     each_backend!(|app| {
-        let (_, token) = customer(&app, PHONE).await;
+        let (user_code, token) = customer(&app, PHONE).await;
         let (code, _) = activation(&app, &token).await;
         let mut a = phone("A");
         let bound = a.activate(&app.base, &code, PIN, false, now(&app)).await.unwrap();
@@ -217,9 +219,24 @@ async fn five_wrong_pins_block_the_binding_even_in_parallel() {
         let results = join_all((0..20).map(|_| a.login(None, &wrong))).await;
         assert!(results.iter().all(Result::is_err));
         assert_eq!(count(&app, "binding.failed").await, 5, "exactly five guesses were evaluated");
-        assert_eq!(count(&app, "device.blocked").await, 1);
+        assert_eq!(count(&app, "device.suspended").await, 1);
         let err = a.login(None, &Unlock::pin(PIN)).await.unwrap_err();
-        assert_eq!(server_error(&err), (401, "authentication_failed"));
+        assert_eq!(server_error(&err), (401, "authentication_failed"), "suspended: the right PIN waits too");
+        let list: Value = app.get("/api/v1/devices", Some(&token)).await.json().await.unwrap();
+        assert_eq!(list[0]["status"], "active");
+        assert!(list[0]["suspended_until"].as_i64().unwrap() > app.clock.now().0);
+        assert!(app.outbox().await.iter().any(|m| m.recipient == PHONE && m.body.contains("sospeso")));
+
+        app.advance(std::time::Duration::from_secs(15 * 60 + 1));
+        for _ in 0..5 {
+            assert!(a.login(None, &wrong).await.is_err());
+        }
+        assert_eq!(count(&app, "binding.failed").await, 10);
+        assert_eq!(count(&app, "device.blocked").await, 1);
+        app.advance(std::time::Duration::from_secs(24 * 3600));
+        assert!(a.login(None, &Unlock::pin(PIN)).await.is_err(), "a block does not wear off");
+        // The customer signs in again on the web (password + SMS OTP) to unblock.
+        let (token, _) = app.login(&user_code, "58301649", PHONE).await;
         let list: Value = app.get("/api/v1/devices", Some(&token)).await.json().await.unwrap();
         assert_eq!(list[0]["status"], "blocked");
         assert!(app.outbox().await.iter().any(|m| m.recipient == PHONE && m.body.contains("bloccato")));
@@ -229,12 +246,49 @@ async fn five_wrong_pins_block_the_binding_even_in_parallel() {
         let status = a.status(None).await.unwrap();
         assert!(status.pin_reset_required);
         assert!(a.login(None, &Unlock::pin(PIN)).await.is_err(), "the PIN must be replaced first");
+        assert_eq!(count(&app, "binding.failed").await, 10, "refused without counting");
         a.reset_pin(None, "97531").await.unwrap();
         assert!(a.reset_pin(None, "86420").await.is_err(), "a reset without the PIN is allowed once");
         a.login(None, &Unlock::pin("97531")).await.unwrap();
         assert!(a.login(None, &Unlock::pin(PIN)).await.is_err());
         assert_eq!(count(&app, "device.unblocked").await, 1);
         assert_eq!(count(&app, "device.pin_reset").await, 1);
+    });
+}
+
+/// A bank block of the user stops every approval and in-app login from the phone.
+/// Requirements: R46.
+#[tokio::test]
+async fn a_blocked_user_approves_nothing_from_the_phone() {
+    each_backend!(|app| {
+        let (user_code, token) = customer(&app, PHONE).await;
+        let (code, _) = activation(&app, &token).await;
+        let mut a = phone("A");
+        a.activate(&app.base, &code, PIN, false, now(&app)).await.unwrap();
+        app.services.block_user(&user_code, "fraud investigation", "branch-007").await.unwrap();
+        assert_eq!(server_error(&a.login(None, &Unlock::pin(PIN)).await.unwrap_err()).0, 401);
+        assert_eq!(count(&app, "binding.failed").await, 0, "not a PIN failure");
+        app.services.unblock_user(&user_code, "branch-007").await.unwrap();
+        a.login(None, &Unlock::pin(PIN)).await.unwrap();
+    });
+}
+
+/// A second phone that is never approved drops off the list; its app cannot finish.
+#[tokio::test]
+async fn an_unapproved_phone_expires() {
+    each_backend!(|app| {
+        let (user_code, token) = customer(&app, PHONE).await;
+        let (code, _) = activation(&app, &token).await;
+        phone("A").activate(&app.base, &code, PIN, false, now(&app)).await.unwrap();
+        let (code, _) = activation(&app, &token).await;
+        let mut b = phone("B");
+        let bound = b.activate(&app.base, &code, "97531", false, now(&app)).await.unwrap();
+        assert_eq!(bound.status, "pending_approval");
+        app.advance(std::time::Duration::from_secs(16 * 60));
+        let (token, _) = app.login(&user_code, "58301649", PHONE).await;
+        let list: Value = app.get("/api/v1/devices", Some(&token)).await.json().await.unwrap();
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        assert!(b.commit(&bound.binding, "97531").await.is_err());
     });
 }
 
