@@ -214,7 +214,7 @@ impl<K: Keystore> Device<K> {
         if !keys::verify(&master, &messages::activation_answer(&answer.binding, &server_key, &offered), &signature) {
             return Err(protocol("the activation answer is not signed by the server"));
         }
-        if answer.fingerprint != keys::fingerprint(&possession, &knowledge_public, &server_key) {
+        if answer.fingerprint != keys::fingerprint(&possession, &server_key) {
             return Err(protocol("the binding fingerprint does not match"));
         }
         drop(knowledge);
@@ -474,8 +474,8 @@ impl<K: Keystore> Device<K> {
     }
 
     /// The operations waiting for this user, each checked against the master key's
-    /// signature before it is decoded for display (P6).
-    pub async fn pending(&self, id: Option<&str>) -> Result<Vec<PendingOperation>> {
+    /// signature before it is decoded for display (P6); expired ones are left out.
+    pub async fn pending(&self, id: Option<&str>, now_ms: u64) -> Result<Vec<PendingOperation>> {
         let user = self.state.user(id)?;
         let master = self.master_key()?;
         let list: Vec<Pending> =
@@ -491,6 +491,9 @@ impl<K: Keystore> Device<K> {
             if op.id != p.id {
                 return Err(protocol("an operation's id does not match its signed data"));
             }
+            if op.expires_at_ms <= now_ms {
+                continue;
+            }
             out.push(PendingOperation {
                 id: op.id,
                 kind: op.kind,
@@ -504,8 +507,8 @@ impl<K: Keystore> Device<K> {
 
     /// Approves an operation with the PIN or biometry: the signatures cover the exact
     /// bytes shown (P5).
-    pub async fn approve(&self, id: Option<&str>, operation: &str, unlock: &Unlock) -> Result<()> {
-        let op = self.find_pending(id, operation).await?;
+    pub async fn approve(&self, id: Option<&str>, operation: &str, unlock: &Unlock, now_ms: u64) -> Result<()> {
+        let op = self.find_pending(id, operation, now_ms).await?;
         let user = self.state.user(id)?;
         let path = format!("/device/v1/operations/{}/approve", op.id);
         let _: Option<serde_json::Value> = self
@@ -515,16 +518,16 @@ impl<K: Keystore> Device<K> {
     }
 
     /// Rejects an operation ("non sono io").
-    pub async fn reject(&self, id: Option<&str>, operation: &str) -> Result<()> {
-        let op = self.find_pending(id, operation).await?;
+    pub async fn reject(&self, id: Option<&str>, operation: &str, now_ms: u64) -> Result<()> {
+        let op = self.find_pending(id, operation, now_ms).await?;
         let user = self.state.user(id)?;
         let path = format!("/device/v1/operations/{}/reject", op.id);
         let _: Option<serde_json::Value> = self.request(user, Method::POST, &path, None, None).await?;
         Ok(())
     }
 
-    async fn find_pending(&self, id: Option<&str>, operation: &str) -> Result<PendingOperation> {
-        self.pending(id)
+    async fn find_pending(&self, id: Option<&str>, operation: &str, now_ms: u64) -> Result<PendingOperation> {
+        self.pending(id, now_ms)
             .await?
             .into_iter()
             .find(|op| op.id == operation)

@@ -311,7 +311,7 @@ async fn command(cli: &Cli, device: &mut Device<FileKeystore>, user: Option<&str
             print(j, serde_json::to_value(&session)?, || format!("app session: {}", session.token));
         }
         Command::Pending => {
-            let ops = device.pending(user).await?;
+            let ops = device.pending(user, now_ms()).await?;
             print(j, serde_json::to_value(&ops)?, || {
                 if ops.is_empty() {
                     return "nothing to approve".into();
@@ -326,11 +326,11 @@ async fn command(cli: &Cli, device: &mut Device<FileKeystore>, user: Option<&str
             });
         }
         Command::Approve { id, unlock } => {
-            device.approve(user, id, &unlock.unlock()).await?;
+            device.approve(user, id, &unlock.unlock(), now_ms()).await?;
             print(j, json!({ "approved": id }), || format!("{id} approved"));
         }
         Command::Reject { id } => {
-            device.reject(user, id).await?;
+            device.reject(user, id, now_ms()).await?;
             print(j, json!({ "rejected": id }), || format!("{id} rejected"));
         }
         Command::Push { provider, token } => {

@@ -146,9 +146,13 @@ pub fn factor_otp_key(shared: &[u8; 32], binding: &str, factor: Factor) -> Zeroi
 }
 
 /// The binding fingerprint both sides show, "1234 5678": 8 digits of SHA-256 over the
-/// activation's public keys. A man in the middle would have to swap keys and so change it.
-pub fn fingerprint(possession: &[u8], knowledge: &[u8], server: &[u8]) -> String {
-    let message = Canon::new("sigillo/fingerprint/v1").bytes(possession).bytes(knowledge).bytes(server).finish();
+/// phone's possession key and the server's binding key. A man in the middle would have to
+/// swap one of them and so change it. The knowledge key is deliberately left out: the
+/// phone keeps the fingerprint, and a hash over the knowledge public key would let a copy
+/// of its storage test PINs offline (P1); the master key's signature on the activation
+/// answer covers that key instead.
+pub fn fingerprint(possession: &[u8], server: &[u8]) -> String {
+    let message = Canon::new("sigillo/fingerprint/v2").bytes(possession).bytes(server).finish();
     let digest = Sha256::digest(message);
     let value = u64::from_be_bytes([0, 0, 0, digest[0], digest[1], digest[2], digest[3], digest[4]]) % 100_000_000;
     let digits = format!("{value:08}");
@@ -200,8 +204,8 @@ mod tests {
         let mut off_curve = a.public_key();
         off_curve[64] ^= 1;
         assert_eq!(check_public_key(&off_curve), Err(KeyError::PublicKey));
-        let f = fingerprint(&a.public_key(), b"k", b"s");
+        let f = fingerprint(&a.public_key(), b"s");
         assert_eq!(f.len(), 9);
-        assert_ne!(f, fingerprint(&a.public_key(), b"k", b"t"));
+        assert_ne!(f, fingerprint(&a.public_key(), b"t"));
     }
 }

@@ -173,14 +173,14 @@ pub fn phone_changed_sms(masked_new: &str) -> String {
 /// P2: a phone's binding blocked after five consecutive wrong PINs or codes.
 pub fn binding_blocked_sms(device: &str) -> String {
     format!(
-        "sigillo: lo Smart PIN del dispositivo '{device}' e' bloccato dopo 5 tentativi errati. Sbloccalo dall'area Dispositivi dell'home banking. Se non sei stato tu, chiama la banca."
+        "sigillo: lo Smart PIN del dispositivo '{device}' e' bloccato dopo troppi tentativi errati. Sbloccalo dall'area Dispositivi dell'home banking. Se non sei stato tu, chiama la banca."
     )
 }
 
 /// RTS art. 4: the alert before a phone's block becomes permanent.
-pub fn binding_suspended_sms(device: &str, minutes: u64) -> String {
+pub fn binding_suspended_sms(device: &str, limit: u32, minutes: u64) -> String {
     format!(
-        "sigillo: 5 Smart PIN errati sul dispositivo '{device}'. Lo Smart PIN e' sospeso per {minutes} minuti; dopo altri 5 tentativi errati il dispositivo sara' bloccato. Se non sei stato tu, chiama la banca."
+        "sigillo: {limit} Smart PIN errati sul dispositivo '{device}'. Lo Smart PIN e' sospeso per {minutes} minuti; dopo altri {limit} tentativi errati il dispositivo sara' bloccato. Se non sei stato tu, chiama la banca."
     )
 }
 

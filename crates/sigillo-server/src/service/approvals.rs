@@ -117,11 +117,12 @@ impl Services {
         if !operations::decide(&mut tx, &op.id, "rejected", Some(&ctx.binding.id), now.0).await? {
             return Err(ServiceError::FlowOver);
         }
-        if op.kind == "device_binding" {
-            if let Some(subject) = &op.subject {
-                bindings::remove(&mut tx, subject, "rejected", now.0).await?;
+        let removed = match (&op.kind[..], &op.subject) {
+            ("device_binding", Some(subject)) => {
+                bindings::remove(&mut tx, subject, "rejected", now.0).await?.then_some(subject.clone())
             }
-        }
+            _ => None,
+        };
         audit(
             &mut tx,
             now,
@@ -132,6 +133,18 @@ impl Services {
             json!({ "operation": op.id, "kind": op.kind, "binding": ctx.binding.id, "suspected_fraud": true }),
         )
         .await?;
+        if let Some(subject) = removed {
+            audit(
+                &mut tx,
+                now,
+                &ctx.actor(),
+                "device.removed",
+                &ctx.user.id,
+                origin,
+                json!({ "binding": subject, "reason": "rejected" }),
+            )
+            .await?;
+        }
         sigillo_store::commit(tx).await?;
         Ok(())
     }

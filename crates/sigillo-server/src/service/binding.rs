@@ -107,6 +107,10 @@ fn otp_keys_aad(binding: &str) -> Vec<u8> {
     format!("bindings.otp_keys:{binding}").into_bytes()
 }
 
+fn knowledge_key_aad(binding: &str) -> Vec<u8> {
+    format!("bindings.knowledge_key:{binding}").into_bytes()
+}
+
 fn check_label(value: &str, code: &'static str) -> ServiceResult<()> {
     let ok = !value.trim().is_empty() && value.chars().count() <= MAX_NAME && !value.chars().any(char::is_control);
     if ok { Ok(()) } else { Err(ServiceError::Invalid(code)) }
@@ -215,7 +219,8 @@ impl Services {
             self.kek().seal(&otp_keys_aad(&binding_id), &both, &mut rand::rngs::OsRng)
         };
         drop(server);
-        let fingerprint = keys::fingerprint(offered.possession, offered.knowledge, &server_key);
+        let fingerprint = keys::fingerprint(offered.possession, &server_key);
+        let sealed_knowledge = self.seal_knowledge_key(&binding_id, offered.knowledge);
 
         let mut tx = self.store.begin().await?;
         if !activations::consume(&mut tx, &activation.id, &binding_id, now.0).await? {
@@ -233,7 +238,7 @@ impl Services {
                 device_name: req.device_name.trim(),
                 platform: req.platform.trim(),
                 possession_key: offered.possession,
-                knowledge_key: offered.knowledge,
+                knowledge_key: &sealed_knowledge,
                 biometry_key: offered.biometry,
                 server_key: &server_key,
                 otp_keys: &otp_keys,
@@ -323,6 +328,10 @@ impl Services {
         let ctx =
             self.authenticate_device(proof, Need::Knowledge, &[BindingStatus::PendingCommit], message, origin).await?;
         let b = &ctx.binding;
+        if b.created_at < self.unfinished_cutoff() {
+            self.expire_unfinished(&ctx.user.id).await?;
+            return Err(ServiceError::AuthFailed);
+        }
         let otp = self.open_otp_keys(b)?;
         for (i, factor) in [Factor::Possession, Factor::Knowledge].into_iter().enumerate() {
             let mut key = Zeroizing::new([0u8; 32]);
@@ -345,6 +354,21 @@ impl Services {
         let mut conn = self.store.conn().await?;
         let fresh = bindings::get(&mut conn, &b.id).await?.ok_or(ServiceError::NotFound)?;
         Ok(DeviceView::from(&fresh))
+    }
+
+    /// The knowledge public key is sealed under the KEK like a secret, although it is
+    /// public: with a copy of the phone's storage it would let PINs be tested offline
+    /// (PROTOCOL.md §1.4), so a database copy alone must not hold it in clear.
+    fn seal_knowledge_key(&self, binding: &str, key: &[u8]) -> Vec<u8> {
+        self.kek().seal(&knowledge_key_aad(binding), key, &mut rand::rngs::OsRng)
+    }
+
+    pub(crate) fn open_knowledge_key(&self, b: &Binding) -> ServiceResult<Vec<u8>> {
+        let key = self
+            .kek()
+            .open(&knowledge_key_aad(&b.id), &b.knowledge_key)
+            .map_err(|e| anyhow::anyhow!("knowledge key: {e}"))?;
+        Ok(key.to_vec())
     }
 
     /// The binding's sealed OTP keys, K_possession || K_knowledge.
@@ -393,7 +417,8 @@ impl Services {
         let sealed = self.kek().seal(&otp_keys_aad(&ctx.binding.id), &both, &mut rand::rngs::OsRng);
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        if !bindings::replace_knowledge_key(&mut tx, &ctx.binding.id, new_key, &server_key, &sealed).await? {
+        let sealed_knowledge = self.seal_knowledge_key(&ctx.binding.id, new_key);
+        if !bindings::replace_knowledge_key(&mut tx, &ctx.binding.id, &sealed_knowledge, &server_key, &sealed).await? {
             return Err(ServiceError::AuthFailed);
         }
         attempts::reset(&mut tx, &ctx.binding.id, Secret::Binding).await?;
@@ -467,7 +492,11 @@ impl Services {
             BindingStatus::Blocked,
         ];
         let ctx = self.authenticate_device(proof, Need::Possession, &all, message, origin).await?;
-        Ok(DeviceView::from(&ctx.binding))
+        let mut view = DeviceView::from(&ctx.binding);
+        let mut conn = self.store.conn().await?;
+        let counter = attempts::get(&mut conn, &ctx.binding.id, Secret::Binding).await?;
+        view.suspended_until = counter.locked_until.filter(|&t| t > self.now().0);
+        Ok(view)
     }
 
     /// The phone removes itself (possession is enough to give up a binding).
@@ -566,10 +595,8 @@ impl Services {
     /// The user's phones, for the web page and the API.
     pub async fn list_devices(&self, user_id: &str) -> ServiceResult<Vec<DeviceView>> {
         let now = self.now().0;
+        self.expire_unfinished(user_id).await?;
         let mut conn = self.store.conn().await?;
-        // A new phone that was never approved or committed in time is dropped.
-        let stale_before = now - i64::try_from((ACTIVATION_TTL + APPROVAL_TTL).as_millis()).unwrap_or(i64::MAX);
-        bindings::expire_unfinished(&mut conn, user_id, stale_before, now).await?;
         let mut out = Vec::new();
         for b in bindings::for_user(&mut conn, user_id).await? {
             let mut view = DeviceView::from(&b);
@@ -622,6 +649,36 @@ impl Services {
         }
         attempts::reset(&mut tx, &binding.id, Secret::Binding).await?;
         audit(&mut tx, now, actor, "device.unblocked", user_id, origin, json!({ "binding": binding.id })).await?;
+        sigillo_store::commit(tx).await?;
+        Ok(())
+    }
+
+    /// Bindings created before this instant and still unfinished have expired.
+    fn unfinished_cutoff(&self) -> i64 {
+        self.now().0 - i64::try_from((ACTIVATION_TTL + APPROVAL_TTL).as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Removes the user's new phones that were never approved or committed in time, with
+    /// an audit record for each.
+    async fn expire_unfinished(&self, user_id: &str) -> ServiceResult<()> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let expired = bindings::expire_unfinished(&mut tx, user_id, self.unfinished_cutoff(), now.0).await?;
+        for binding in &expired {
+            operations::cancel_for_subject(&mut tx, binding, now.0).await?;
+        }
+        for binding in &expired {
+            audit(
+                &mut tx,
+                now,
+                &Actor::System,
+                "device.removed",
+                user_id,
+                &Origin::internal(),
+                json!({ "binding": binding, "reason": "expired" }),
+            )
+            .await?;
+        }
         sigillo_store::commit(tx).await?;
         Ok(())
     }

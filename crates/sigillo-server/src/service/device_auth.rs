@@ -122,15 +122,15 @@ impl Services {
         };
         if let Some(factor) = second {
             let key = match factor {
-                Factor::Knowledge if !binding.pin_reset => Some(binding.knowledge_key.as_slice()),
-                Factor::Biometry => binding.biometry_key.as_deref(),
+                Factor::Knowledge if !binding.pin_reset => Some(self.open_knowledge_key(&binding)?),
+                Factor::Biometry => binding.biometry_key.clone(),
                 _ => None,
             };
             let (Some(key), Some(sig)) = (key, proof.signatures.get(factor)) else {
                 self.device_refused(&binding, "factor_unavailable", origin).await?;
                 return Err(ServiceError::AuthFailed);
             };
-            self.counted_check(&binding, &user, || keys::verify(key, &message(factor), sig), origin).await?;
+            self.counted_check(&binding, &user, || keys::verify(&key, &message(factor), sig), origin).await?;
         }
         let mut conn = self.store.conn().await?;
         bindings::touch(&mut conn, &binding.id, now.0).await?;
@@ -200,8 +200,9 @@ impl Services {
         match lock {
             Lock::Temporary { until, .. } => {
                 let minutes = u64::try_from((until.0 - now.0).max(0) / 60_000).unwrap_or(0).max(1);
-                self.queue_sms(tx, &user.phone, &texts::binding_suspended_sms(&binding.device_name, minutes), now)
-                    .await?;
+                let limit = self.cfg.security.lockout.limit();
+                let sms = texts::binding_suspended_sms(&binding.device_name, limit, minutes);
+                self.queue_sms(tx, &user.phone, &sms, now).await?;
                 audit(
                     tx,
                     now,
@@ -210,6 +211,21 @@ impl Services {
                     &user.id,
                     origin,
                     json!({ "binding": binding.id, "until": until.0 }),
+                )
+                .await?;
+            }
+            Lock::Permanent if binding.status == BindingStatus::PendingCommit => {
+                // Never active: there is nothing to unblock, so the half-made binding goes.
+                bindings::remove(tx, &binding.id, "blocked_before_commit", now.0).await?;
+                self.queue_sms(tx, &user.phone, &texts::binding_blocked_sms(&binding.device_name), now).await?;
+                audit(
+                    tx,
+                    now,
+                    &Actor::System,
+                    "device.removed",
+                    &user.id,
+                    origin,
+                    json!({ "binding": binding.id, "reason": "blocked_before_commit" }),
                 )
                 .await?;
             }

@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn the_qr_is_inline_svg_hidden_from_screen_readers() {
-        let svg = qr_svg("sigillo-activation:7K3QF-M2XDA-9ZC4T-0001B:1795421400000:c2lnbmF0dXJl").unwrap();
+        let svg = qr_svg("SIGILLO1:7JFJM-YR1TK-M5Z49-61Z2B:1795421400000:c2lnbmF0dXJl").unwrap();
         assert!(svg.starts_with(r#"<svg aria-hidden="true" focusable="false" xmlns="#), "{svg}");
         assert!(svg.ends_with("</svg>"));
         assert!(!svg.contains("<?xml"));

@@ -141,16 +141,16 @@ async fn a_second_phone_is_approved_from_the_first() {
         let err = b.commit(&bound.binding, "97531").await.unwrap_err();
         assert_eq!(server_error(&err).0, 401, "no commit before the approval");
 
-        let pending = a.pending(None).await.unwrap();
+        let pending = a.pending(None, now(&app)).await.unwrap();
         assert_eq!(pending.len(), 1);
         let op = &pending[0];
         assert_eq!(op.kind, "device_binding");
         assert!(op.fields.contains(&("device".into(), "B".into())));
         assert!(op.fields.contains(&("fingerprint".into(), bound.fingerprint.clone())));
-        assert!(b.pending(None).await.is_err(), "a phone that is not active lists nothing");
+        assert!(b.pending(None, now(&app)).await.is_err(), "a phone that is not active lists nothing");
 
-        a.approve(None, &op.id, &Unlock::pin(PIN)).await.unwrap();
-        assert!(a.approve(None, &op.id, &Unlock::pin(PIN)).await.is_err(), "approved once (P8)");
+        a.approve(None, &op.id, &Unlock::pin(PIN), now(&app)).await.unwrap();
+        assert!(a.approve(None, &op.id, &Unlock::pin(PIN), now(&app)).await.is_err(), "approved once (P8)");
         let status = b.commit(&bound.binding, "97531").await.unwrap();
         assert_eq!(status.status, "active");
         let list: Value = app.get("/api/v1/devices", Some(&token)).await.json().await.unwrap();
@@ -160,8 +160,8 @@ async fn a_second_phone_is_approved_from_the_first() {
         let (code, _) = activation(&app, &token).await;
         let mut c = phone("C");
         c.activate(&app.base, &code, "97531", false, now(&app)).await.unwrap();
-        let op = a.pending(None).await.unwrap().remove(0);
-        a.reject(None, &op.id).await.unwrap();
+        let op = a.pending(None, now(&app)).await.unwrap().remove(0);
+        a.reject(None, &op.id, now(&app)).await.unwrap();
         assert!(c.status(None).await.is_err());
         let list: Value = app.get("/api/v1/devices", Some(&token)).await.json().await.unwrap();
         assert_eq!(list.as_array().unwrap().len(), 2);
@@ -440,6 +440,10 @@ async fn neither_a_database_copy_nor_the_phone_files_reveal_keys_or_the_pin() {
     let shared = a.keystore.agree(&user.possession_alias(), &server_key).unwrap();
     secrets.push(keys::factor_otp_key(&shared, &user.binding, Factor::Possession).to_vec());
     secrets.push(PIN.as_bytes().to_vec());
+    // The knowledge public key is public, but with the phone's storage it would test PINs:
+    // the database keeps it sealed.
+    let registered = pin::knowledge_key(&user.knowledge, PIN, &user.binding).unwrap().public_key();
+    secrets.push(registered.clone());
 
     let mut conn = app.services.store.conn().await.unwrap();
     let mut seen = 0;
@@ -468,8 +472,12 @@ async fn neither_a_database_copy_nor_the_phone_files_reveal_keys_or_the_pin() {
     // The phone's files: the registered knowledge public key is not there, and no digest of the PIN.
     let files = [std::fs::read(&state_path).unwrap(), std::fs::read(&keys_path).unwrap()].concat();
     let files = String::from_utf8(files).unwrap();
-    let registered = pin::knowledge_key(&user.knowledge, PIN, &user.binding).unwrap().public_key();
     assert!(!files.contains(&b64(&registered)) && !files.contains(&hex::encode(&registered)));
+    // Nothing the phone keeps is derived from the knowledge key: the fingerprint comes
+    // from the possession and server keys alone.
+    let possession_private = hex::decode(&keystore[&user.possession_alias()]).unwrap();
+    let possession = sigillo_core::device::keys::KeyPair::from_bytes(&possession_private).unwrap().public_key();
+    assert_eq!(user.fingerprint, keys::fingerprint(&possession, &server_key));
     use sha2::Digest;
     assert!(!files.contains(&hex::encode(sha2::Sha256::digest(PIN))));
     #[cfg(unix)]

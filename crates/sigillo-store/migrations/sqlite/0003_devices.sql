@@ -1,5 +1,7 @@
 -- Device bindings (docs/PROTOCOL.md). Public keys are uncompressed SEC1 P-256 points;
--- the only secrets are the sealed OTP keys (P7) and digests of codes and challenges.
+-- the secrets are the sealed OTP keys (P7) and digests of codes and challenges. The
+-- knowledge public key is sealed too: with a copy of the phone's storage it would let
+-- PINs be tested offline.
 
 -- An activation code: `id` is the code's 40-bit look-up half in hex; the secret half is
 -- kept as an HMAC. Single use, 5 wrong tries (P2), 10 minutes.
@@ -22,7 +24,7 @@ CREATE TABLE bindings (
     device_name           TEXT NOT NULL,
     platform              TEXT NOT NULL,
     possession_key        BLOB NOT NULL,
-    knowledge_key         BLOB NOT NULL,
+    knowledge_key         BLOB NOT NULL,  -- sealed under the KEK
     biometry_key          BLOB,
     -- The server's ECDH public keys for the possession and the knowledge OTP keys.
     server_key            BLOB NOT NULL,

@@ -178,18 +178,18 @@ pub async fn remove(conn: &mut Conn, id: &str, reason: &str, now: i64) -> Result
 }
 
 /// Removes the user's bindings still waiting for approval or commit that were created
-/// before `before` (an abandoned second phone, an app that never confirmed).
-pub async fn expire_unfinished(conn: &mut Conn, user_id: &str, before: i64, now: i64) -> Result<u64> {
-    let r = sqlx::query(
+/// before `before` (an abandoned second phone, an app that never confirmed); returns their ids.
+pub async fn expire_unfinished(conn: &mut Conn, user_id: &str, before: i64, now: i64) -> Result<Vec<String>> {
+    let rows = sqlx::query(
         "UPDATE bindings SET status = 'removed', removed_at = $3, removed_reason = 'expired' \
-         WHERE user_id = $1 AND status IN ('pending_approval', 'pending_commit') AND created_at < $2",
+         WHERE user_id = $1 AND status IN ('pending_approval', 'pending_commit') AND created_at < $2 RETURNING id",
     )
     .bind(user_id)
     .bind(before)
     .bind(now)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(r.rows_affected())
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
 }
 
 /// Unblocks a blocked binding; the phone must then set a new PIN (`pin_reset`).
