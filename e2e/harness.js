@@ -4,6 +4,7 @@
 //
 // Environment:
 //   SIGILLO_BIN       the sigillo binary (default: ../target/debug/sigillo from this folder)
+//   SIGILLO_DEVICE_BIN  the sigillo-device CLI, the phone (default: ../target/debug/sigillo-device)
 //   CHROMIUM_PATH     the browser (default: /usr/bin/chromium, Debian's package)
 //   SIGILLO_E2E_KEEP  set to 1 to keep each server's temporary directory
 
@@ -25,6 +26,9 @@ export const ARTIFACTS = join(E2E_DIR, 'artifacts');
 export const BIN = process.env.SIGILLO_BIN
   ? resolve(process.env.SIGILLO_BIN)
   : resolve(E2E_DIR, '..', 'target', 'debug', 'sigillo');
+export const DEVICE_BIN = process.env.SIGILLO_DEVICE_BIN
+  ? resolve(process.env.SIGILLO_DEVICE_BIN)
+  : resolve(E2E_DIR, '..', 'target', 'debug', 'sigillo-device');
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -94,8 +98,9 @@ function serverEnv() {
 /**
  * Starts `sigillo serve` in dev mode in a fresh temporary directory on a free port and
  * waits until `GET /healthz` answers 200. Its output goes to artifacts/server-<name>.log.
+ * `config` (optional) is TOML added to the server's configuration file.
  */
-export async function startServer(name) {
+export async function startServer(name, { config: extraConfig = '' } = {}) {
   if (!existsSync(BIN)) {
     throw new Error(`sigillo binary not found at ${BIN}: run \`cargo build -p sigillo-server\` or set SIGILLO_BIN`);
   }
@@ -111,7 +116,7 @@ export async function startServer(name) {
     // with a configuration file in the server's directory, which also leaves everything
     // else at the dev-mode defaults (./sigillo.db, the dev key file).
     const config = join(dir, 'sigillo-e2e.toml');
-    writeFileSync(config, `public_url = "${url}"\n`);
+    writeFileSync(config, `public_url = "${url}"\n${extraConfig ? `${extraConfig.trim()}\n` : ''}`);
     const args = ['--config', config, 'serve', '--listen', `127.0.0.1:${port}`];
     log.write(`### try ${tryNo}: ${BIN} ${args.join(' ')} (cwd ${dir})\n`);
     const child = spawn(BIN, args, {
@@ -280,6 +285,27 @@ export class Server {
     return { ...user, password, alias };
   }
 
+  /** A full API session (password, then the SMS code from the outbox) of a user past
+   *  first access: its bearer token. */
+  async apiLogin(user, username = user.user_code, password = user.password) {
+    const since = await this.mark();
+    const login = await this.api('POST', '/api/v1/login', { username, password });
+    assert.equal(login.status, 200, `API login: ${JSON.stringify(login.json)}`);
+    const sms = await this.api('POST', `/api/v1/login/${login.json.flow}/sms`);
+    assert.equal(sms.status, 202, `API login sms: ${JSON.stringify(sms.json)}`);
+    const code = await this.smsCode(user.phone, since);
+    const otp = await this.api('POST', `/api/v1/login/${login.json.flow}/otp`, { code });
+    assert.equal(otp.status, 200, `API login otp: ${JSON.stringify(otp.json)}`);
+    assert.equal(otp.json.must_change_password, false, 'the user is past first access');
+    return otp.json.token;
+  }
+
+  /** A phone with the sigillo app, played by `sigillo-device` with its own state file in
+   *  this server's directory. */
+  phone(name) {
+    return new Phone(this, name);
+  }
+
   async stop() {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGTERM');
@@ -296,6 +322,57 @@ export class Server {
 
 function msgKey(m) {
   return JSON.stringify([m.channel, m.to, m.subject ?? null, m.text, m.at]);
+}
+
+/**
+ * A phone: `sigillo-device --state <file> --json --name <name> …` against one server.
+ * `run` gives `{ code, json }` whatever happened; `ok` expects success, `fails` a refusal
+ * (`{"error", "message"}` and a non-zero exit).
+ */
+export class Phone {
+  constructor(server, name) {
+    if (!existsSync(DEVICE_BIN)) {
+      throw new Error(`sigillo-device binary not found at ${DEVICE_BIN}: run \`cargo build -p sigillo-device\` or set SIGILLO_DEVICE_BIN`);
+    }
+    this.server = server;
+    this.name = name;
+    this.state = join(server.dir, `phone-${slug(name)}.json`);
+  }
+
+  /** Runs one command; its JSON output (the last line that is JSON) and exit code. */
+  async run(...args) {
+    const argv = ['--state', this.state, '--json', '--name', this.name, ...args.map(String)];
+    const result = await new Promise((res) => {
+      execFile(DEVICE_BIN, argv, { cwd: this.server.dir, env: serverEnv(), timeout: 30_000 }, (err, stdout, stderr) => {
+        res({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+      });
+    });
+    const line = result.stdout.trim().split('\n').reverse().find((l) => /^[[{]/.test(l.trim()));
+    let json = null;
+    try { json = line ? JSON.parse(line) : null; } catch { json = null; }
+    return { ...result, json, argv };
+  }
+
+  /** Runs a command that must succeed; its JSON. */
+  async ok(...args) {
+    const r = await this.run(...args);
+    assert.equal(r.code, 0, `sigillo-device ${args.join(' ')} failed: ${r.stdout}${r.stderr}`);
+    assert.ok(r.json !== null, `sigillo-device ${args.join(' ')} printed no JSON: ${r.stdout}`);
+    return r.json;
+  }
+
+  /** Runs a command that must be refused; its `{error, message}`. */
+  async fails(...args) {
+    const r = await this.run(...args);
+    assert.notEqual(r.code, 0, `sigillo-device ${args.join(' ')} should have failed: ${r.stdout}`);
+    assert.ok(r.json && r.json.error, `sigillo-device ${args.join(' ')} printed no {error}: ${r.stdout}${r.stderr}`);
+    return r.json;
+  }
+
+  /** `activate --server <this server> <code|QR payload|png> --pin <pin>`. */
+  activate(codeOrQr, pin, ...more) {
+    return this.ok('activate', '--server', this.server.url, codeOrQr, '--pin', pin, ...more);
+  }
 }
 
 /** Debian's Chromium, headless, with nothing that would reach the network by itself. */
@@ -467,11 +544,12 @@ export function wrongCode(code) {
   return String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 }
 
-/** Per-file setup: a server and a browser, stopped after the file's tests. */
-export function setup(node, name) {
+/** Per-file setup: a server and a browser, stopped after the file's tests.
+ *  `serverOpts` go to `startServer` (e.g. `{ config: '[security.lockout]\n…' }`). */
+export function setup(node, name, serverOpts = {}) {
   const ctx = { server: null, browser: null };
   node.before(async () => {
-    ctx.server = await startServer(name);
+    ctx.server = await startServer(name, serverOpts);
     ctx.browser = await launchBrowser();
   });
   node.after(async () => {

@@ -190,3 +190,42 @@ pub fn device_bound_sms(device: &str) -> String {
         "sigillo: il dispositivo '{device}' e' stato associato alla tua utenza. Se non sei stato tu, chiama subito la banca."
     )
 }
+
+pub fn binding_suspended_email(device: &str, limit: u32, minutes: u64) -> Email {
+    email(
+        "Smart PIN sospeso",
+        "Smart PIN suspended",
+        &format!(
+            "Sul dispositivo '{device}' lo Smart PIN e' stato inserito in modo errato {limit} volte. Per proteggerti lo abbiamo sospeso per {minutes} minuti.\nSe i prossimi {limit} tentativi saranno ancora errati, il dispositivo verra' bloccato e potrai sbloccarlo dall'area Dispositivi dell'home banking.\nSe non sei stato tu, contatta subito la banca."
+        ),
+        &format!(
+            "The Smart PIN was entered wrongly {limit} times on the device '{device}'. To protect you, it is suspended for {minutes} minutes.\nIf the next {limit} attempts fail again, the device will be blocked; you can then unblock it in the Devices area of online banking.\nIf this was not you, contact the bank at once."
+        ),
+    )
+}
+
+pub fn binding_blocked_email(device: &str) -> Email {
+    email(
+        "Dispositivo bloccato",
+        "Device blocked",
+        &format!(
+            "Lo Smart PIN del dispositivo '{device}' e' bloccato dopo troppi tentativi errati: il dispositivo non puo' autorizzare accessi ne' pagamenti.\nSe sei stato tu, sbloccalo dall'area Dispositivi dell'home banking: l'app ti chiedera' un nuovo Smart PIN. Se non sei stato tu, contatta subito la banca."
+        ),
+        &format!(
+            "The Smart PIN of the device '{device}' is blocked after too many wrong attempts: the device cannot approve logins or payments.\nIf it was you, unblock it in the Devices area of online banking: the app will ask for a new Smart PIN. If it was not you, contact the bank at once."
+        ),
+    )
+}
+
+/// A phone no longer bound: always told, so a removal nobody asked for shows.
+pub fn device_removed_sms(device: &str) -> String {
+    format!(
+        "sigillo: il dispositivo '{device}' non e' piu' associato alla tua utenza. Se non sei stato tu, chiama subito la banca."
+    )
+}
+
+pub fn device_unblocked_sms(device: &str) -> String {
+    format!(
+        "sigillo: il dispositivo '{device}' e' stato sbloccato; l'app ti chiedera' un nuovo Smart PIN. Se non sei stato tu, chiama subito la banca."
+    )
+}

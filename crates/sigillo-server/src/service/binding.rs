@@ -626,6 +626,11 @@ impl Services {
             return Err(ServiceError::NotFound);
         }
         operations::cancel_for_subject(&mut tx, &b.id, now.0).await?;
+        if matches!(b.status, BindingStatus::Active | BindingStatus::Blocked) {
+            if let Some(user) = users::by_id(&mut tx, &b.user_id).await? {
+                self.queue_sms(&mut tx, &user.phone, &texts::device_removed_sms(&b.device_name), now).await?;
+            }
+        }
         audit(&mut tx, now, actor, "device.removed", &b.user_id, origin, json!({ "binding": b.id, "reason": reason }))
             .await?;
         sigillo_store::commit(tx).await?;
@@ -648,6 +653,9 @@ impl Services {
             return Err(ServiceError::Invalid("device_not_blocked"));
         }
         attempts::reset(&mut tx, &binding.id, Secret::Binding).await?;
+        if let Some(user) = users::by_id(&mut tx, user_id).await? {
+            self.queue_sms(&mut tx, &user.phone, &texts::device_unblocked_sms(&binding.device_name), now).await?;
+        }
         audit(&mut tx, now, actor, "device.unblocked", user_id, origin, json!({ "binding": binding.id })).await?;
         sigillo_store::commit(tx).await?;
         Ok(())

@@ -203,6 +203,10 @@ impl Services {
                 let limit = self.cfg.security.lockout.limit();
                 let sms = texts::binding_suspended_sms(&binding.device_name, limit, minutes);
                 self.queue_sms(tx, &user.phone, &sms, now).await?;
+                if let Some(email) = &user.email {
+                    let mail = texts::binding_suspended_email(&binding.device_name, limit, minutes);
+                    self.queue_email(tx, email, &mail.subject, &mail.body, now).await?;
+                }
                 audit(
                     tx,
                     now,
@@ -232,6 +236,10 @@ impl Services {
             Lock::Permanent => {
                 bindings::transition(tx, &binding.id, BindingStatus::Active, BindingStatus::Blocked, now.0).await?;
                 self.queue_sms(tx, &user.phone, &texts::binding_blocked_sms(&binding.device_name), now).await?;
+                if let Some(email) = &user.email {
+                    let mail = texts::binding_blocked_email(&binding.device_name);
+                    self.queue_email(tx, email, &mail.subject, &mail.body, now).await?;
+                }
                 audit(tx, now, &Actor::System, "device.blocked", &user.id, origin, json!({ "binding": binding.id }))
                     .await?;
             }

@@ -196,6 +196,7 @@ async fn two_users_share_one_phone() {
         assert_eq!(a.state.user(None).unwrap().user, second);
         a.remove(Some(&first)).await.unwrap();
         assert_eq!(a.state.users.len(), 1);
+        assert!(app.outbox().await.iter().any(|m| m.recipient == PHONE && m.body.contains("non e' piu' associato")));
         let list: Value = app.get("/api/v1/devices", Some(&t1)).await.json().await.unwrap();
         assert_eq!(list.as_array().unwrap().len(), 0, "removed on the bank's side too");
     });
@@ -226,6 +227,12 @@ async fn wrong_pins_suspend_then_block_the_binding_even_in_parallel() {
         assert_eq!(list[0]["status"], "active");
         assert!(list[0]["suspended_until"].as_i64().unwrap() > app.clock.now().0);
         assert!(app.outbox().await.iter().any(|m| m.recipient == PHONE && m.body.contains("sospeso")));
+        assert!(
+            app.outbox()
+                .await
+                .iter()
+                .any(|m| m.channel == "email" && m.subject.as_deref().is_some_and(|s| s.contains("Smart PIN sospeso")))
+        );
 
         app.advance(std::time::Duration::from_secs(15 * 60 + 1));
         for _ in 0..5 {
@@ -253,6 +260,7 @@ async fn wrong_pins_suspend_then_block_the_binding_even_in_parallel() {
         assert!(a.login(None, &Unlock::pin(PIN)).await.is_err());
         assert_eq!(count(&app, "device.unblocked").await, 1);
         assert_eq!(count(&app, "device.pin_reset").await, 1);
+        assert!(app.outbox().await.iter().any(|m| m.recipient == PHONE && m.body.contains("sbloccato")));
     });
 }
 
