@@ -53,6 +53,9 @@ pub struct Status {
     pub fingerprint: String,
     pub biometry: bool,
     pub pin_reset_required: bool,
+    /// Set while the PIN is suspended after too many wrong tries.
+    #[serde(default)]
+    pub suspended_until: Option<i64>,
     pub created_at: i64,
     pub committed_at: Option<i64>,
     pub last_used_at: Option<i64>,

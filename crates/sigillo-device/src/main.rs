@@ -230,11 +230,12 @@ async fn command(cli: &Cli, device: &mut Device<FileKeystore>, user: Option<&str
             let status = device.status(user).await?;
             print(j, serde_json::to_value(&status)?, || {
                 format!(
-                    "binding {} ({}): {}{}; fingerprint {}",
+                    "binding {} ({}): {}{}{}; fingerprint {}",
                     status.id,
                     status.name,
                     status.status,
                     if status.pin_reset_required { ", choose a new PIN (pin reset)" } else { "" },
+                    if status.suspended_until.is_some() { ", PIN suspended for now" } else { "" },
                     status.fingerprint
                 )
             });

@@ -211,9 +211,10 @@ def strict_unb64url(text: str) -> bytes | None:
 
 def qr_verify(payload: str, master_public: bytes) -> tuple[bytes, bytes, int] | str:
     """verify_qr: exactly four ':'-separated parts (surrounding whitespace ignored), the prefix,
-    a decimal u64 expiry, an unpadded base64url signature; the signature first, then the code."""
+    a canonical decimal u64 expiry (no sign, no leading zero), an unpadded base64url
+    signature; the signature first, then the code."""
     parts = payload.strip().split(":")
-    if len(parts) != 4 or parts[0] != "SIGILLO1" or not re.fullmatch(r"[0-9]+", parts[2]) or int(parts[2]) >= 2**64:
+    if len(parts) != 4 or parts[0] != "SIGILLO1" or not re.fullmatch(r"[1-9][0-9]*", parts[2]) or int(parts[2]) >= 2**64:
         return "QrFormat"
     display, expires, signature = parts[1], int(parts[2]), strict_unb64url(parts[3])
     if signature is None:

@@ -170,7 +170,7 @@ pub fn phone_changed_sms(masked_new: &str) -> String {
     )
 }
 
-/// P2: a phone's binding blocked after five consecutive wrong PINs or codes.
+/// P2: a phone's binding blocked after too many wrong PINs or codes (after a suspension).
 pub fn binding_blocked_sms(device: &str) -> String {
     format!(
         "sigillo: lo Smart PIN del dispositivo '{device}' e' bloccato dopo troppi tentativi errati. Sbloccalo dall'area Dispositivi dell'home banking. Se non sei stato tu, chiama la banca."
@@ -227,5 +227,12 @@ pub fn device_removed_sms(device: &str) -> String {
 pub fn device_unblocked_sms(device: &str) -> String {
     format!(
         "sigillo: il dispositivo '{device}' e' stato sbloccato; l'app ti chiedera' un nuovo Smart PIN. Se non sei stato tu, chiama subito la banca."
+    )
+}
+
+/// A new phone whose activation failed on wrong PINs before it was ever active.
+pub fn binding_abandoned_sms(device: &str) -> String {
+    format!(
+        "sigillo: troppi Smart PIN errati durante l'associazione del dispositivo '{device}': l'associazione e' annullata. Puoi ripeterla dall'area Dispositivi dell'home banking. Se non sei stato tu, chiama la banca."
     )
 }

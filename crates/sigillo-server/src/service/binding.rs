@@ -325,13 +325,18 @@ impl Services {
         confirmations: &[(Factor, Vec<u8>)],
         origin: &Origin,
     ) -> ServiceResult<DeviceView> {
+        // Too late is refused before the PIN is counted.
+        let stale = {
+            let mut conn = self.store.conn().await?;
+            bindings::get(&mut conn, &proof.binding).await?.filter(|b| b.created_at < self.unfinished_cutoff())
+        };
+        if let Some(stale) = stale {
+            self.expire_unfinished(&stale.user_id).await?;
+            return Err(ServiceError::AuthFailed);
+        }
         let ctx =
             self.authenticate_device(proof, Need::Knowledge, &[BindingStatus::PendingCommit], message, origin).await?;
         let b = &ctx.binding;
-        if b.created_at < self.unfinished_cutoff() {
-            self.expire_unfinished(&ctx.user.id).await?;
-            return Err(ServiceError::AuthFailed);
-        }
         let otp = self.open_otp_keys(b)?;
         for (i, factor) in [Factor::Possession, Factor::Knowledge].into_iter().enumerate() {
             let mut key = Zeroizing::new([0u8; 32]);

@@ -4,8 +4,8 @@
 //!
 //! A bad possession signature is refused without counting: it proves nothing about the
 //! PIN and would let anyone who knows a binding id block it. A bad second factor is a
-//! wrong PIN (or a tampered key) and counts; the fifth in a row blocks the binding and
-//! the customer gets an SMS.
+//! wrong PIN (or a tampered key) and counts; the limit in a row (five at most) suspends
+//! the PIN for a while and the next time blocks the binding, and//! the customer gets an SMS.
 
 use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
 use crate::notify::texts;
@@ -221,7 +221,7 @@ impl Services {
             Lock::Permanent if binding.status == BindingStatus::PendingCommit => {
                 // Never active: there is nothing to unblock, so the half-made binding goes.
                 bindings::remove(tx, &binding.id, "blocked_before_commit", now.0).await?;
-                self.queue_sms(tx, &user.phone, &texts::binding_blocked_sms(&binding.device_name), now).await?;
+                self.queue_sms(tx, &user.phone, &texts::binding_abandoned_sms(&binding.device_name), now).await?;
                 audit(
                     tx,
                     now,

@@ -166,6 +166,7 @@ async fn a_second_phone_is_approved_from_the_first() {
         let list: Value = app.get("/api/v1/devices", Some(&token)).await.json().await.unwrap();
         assert_eq!(list.as_array().unwrap().len(), 2);
         assert_eq!(count(&app, "operation.rejected").await, 1);
+        assert_eq!(count(&app, "device.removed").await, 1, "the rejected phone's removal is audited");
     });
 }
 
@@ -539,5 +540,55 @@ async fn operators_list_unblock_and_remove_phones() {
         let records = app.services.audit_tail(50).await.unwrap();
         let removed = records.iter().find(|r| r.action == "device.removed").unwrap();
         assert_eq!(removed.actor, "operator:branch-007");
+    });
+}
+
+/// Wrong PINs at commit count like any other: suspended first, then the half-made
+/// binding is removed (there is nothing to unblock) and the customer told; a commit
+/// that comes too late is refused without counting a PIN. Requirements: R10, R11, P2.
+#[tokio::test]
+async fn wrong_pins_at_commit_and_late_commits() {
+    each_backend!(with | cfg | cfg.security.lockout.temporary_lock_secs = 60, |app| {
+        let (_, token) = customer(&app, PHONE).await;
+        let (code, _) = activation(&app, &token).await;
+        let mut a = phone("A");
+        a.activate(&app.base, &code, PIN, false, now(&app)).await.unwrap();
+
+        // B waits for A's approval: its commits are refused without counting.
+        let (code, _) = activation(&app, &token).await;
+        let mut b = phone("B");
+        let bound = b.activate(&app.base, &code, "97531", false, now(&app)).await.unwrap();
+        assert!(b.commit(&bound.binding, "11112").await.is_err());
+        assert_eq!(count(&app, "binding.failed").await, 0);
+        let op = a.pending(None, now(&app)).await.unwrap().remove(0);
+        a.approve(None, &op.id, &Unlock::pin(PIN), now(&app)).await.unwrap();
+
+        // Now B commits with wrong PINs: suspended, then removed.
+        for _ in 0..5 {
+            assert!(b.commit(&bound.binding, "11112").await.is_err());
+        }
+        assert_eq!(count(&app, "device.suspended").await, 1);
+        assert!(b.commit(&bound.binding, "97531").await.is_err(), "suspended");
+        app.advance(std::time::Duration::from_secs(61));
+        for _ in 0..5 {
+            assert!(b.commit(&bound.binding, "11112").await.is_err());
+        }
+        assert_eq!(count(&app, "binding.failed").await, 10);
+        assert!(b.commit(&bound.binding, "97531").await.is_err(), "removed");
+        let records = app.services.audit_tail(300).await.unwrap();
+        assert!(records.iter().any(|r| r.action == "device.removed" && r.detail.contains("blocked_before_commit")));
+        assert!(app.outbox().await.iter().any(|m| m.recipient == PHONE && m.body.contains("annullata")));
+
+        // C is approved but commits too late: refused, and no PIN attempt is spent.
+        let (code, _) = activation(&app, &token).await;
+        let mut c = phone("C");
+        let bound = c.activate(&app.base, &code, "97531", false, now(&app)).await.unwrap();
+        let op = a.pending(None, now(&app)).await.unwrap().remove(0);
+        a.approve(None, &op.id, &Unlock::pin(PIN), now(&app)).await.unwrap();
+        app.advance(std::time::Duration::from_secs(16 * 60));
+        assert!(c.commit(&bound.binding, "97531").await.is_err(), "too late");
+        assert_eq!(count(&app, "binding.failed").await, 10, "a late commit spends no PIN attempt");
+        let records = app.services.audit_tail(300).await.unwrap();
+        assert!(records.iter().any(|r| r.action == "device.removed" && r.detail.contains("expired")));
     });
 }
