@@ -16,6 +16,7 @@
 //! - [`token`]: random bearer tokens and their stored digests.
 //! - [`audit`]: the hash chain of the audit trail (P11).
 //! - [`device`]: the device binding protocol: activation, keys, the PIN, signed messages.
+//! - [`oath`]: the offline codes: HOTP, TOTP (login OTP) and OCRA (transaction OTP) (P4, P5).
 #![forbid(unsafe_code)]
 
 pub mod attempts;
@@ -23,6 +24,7 @@ pub mod audit;
 pub mod device;
 pub mod identity;
 pub mod kek;
+pub mod oath;
 pub mod password;
 pub mod security_code;
 pub mod sms_otp;
