@@ -62,13 +62,31 @@ pub fn new_key_answer(factor: Factor, binding: &str, device_key: &[u8], server_k
 /// A device API request: each factor signs the challenge, the method, the path and a
 /// digest of the body, so nothing of the request can be changed or replayed.
 pub fn request(factor: Factor, binding: &str, challenge: &[u8], method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    request_with_digest(factor, binding, challenge, method, path, &body_digest(body))
+}
+
+/// SHA-256 of a request body, for [`request_with_digest`].
+pub fn body_digest(body: &[u8]) -> [u8; 32] {
+    Sha256::digest(body).into()
+}
+
+/// [`request`] with the body already hashed: a verifier checking several factors of one
+/// request hashes the body once.
+pub fn request_with_digest(
+    factor: Factor,
+    binding: &str,
+    challenge: &[u8],
+    method: &str,
+    path: &str,
+    body_digest: &[u8; 32],
+) -> Vec<u8> {
     Canon::new("sigillo/request/v1")
         .str(factor.as_str())
         .str(binding)
         .bytes(challenge)
         .str(method)
         .str(path)
-        .bytes(&Sha256::digest(body))
+        .bytes(body_digest)
         .finish()
 }
 

@@ -26,8 +26,17 @@ pub struct Signed {
 impl Signed {
     /// The message each factor signed (PROTOCOL.md §6.2).
     pub fn message(&self) -> impl Fn(Factor) -> Vec<u8> + Sync + '_ {
+        // The body is hashed once, whatever the number of factors (bench/sigverify).
+        let digest = messages::body_digest(&self.body);
         move |factor| {
-            messages::request(factor, &self.proof.binding, &self.proof.challenge, &self.method, &self.path, &self.body)
+            messages::request_with_digest(
+                factor,
+                &self.proof.binding,
+                &self.proof.challenge,
+                &self.method,
+                &self.path,
+                &digest,
+            )
         }
     }
 

@@ -25,6 +25,9 @@ pub const ACTIVATION_TTL: Duration = Duration::from_secs(600);
 /// How long a bound phone has to approve a new one.
 pub const APPROVAL_TTL: Duration = Duration::from_secs(300);
 const MAX_NAME: usize = 64;
+/// Every status a phone can still ask about or give up.
+const NOT_REMOVED: &[BindingStatus] =
+    &[BindingStatus::PendingApproval, BindingStatus::PendingCommit, BindingStatus::Active, BindingStatus::Blocked];
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActivationIssued {
@@ -490,13 +493,7 @@ impl Services {
         message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         origin: &Origin,
     ) -> ServiceResult<DeviceView> {
-        let all = [
-            BindingStatus::PendingApproval,
-            BindingStatus::PendingCommit,
-            BindingStatus::Active,
-            BindingStatus::Blocked,
-        ];
-        let ctx = self.authenticate_device(proof, Need::Possession, &all, message, origin).await?;
+        let ctx = self.authenticate_device(proof, Need::Possession, NOT_REMOVED, message, origin).await?;
         let mut view = DeviceView::from(&ctx.binding);
         let mut conn = self.store.conn().await?;
         let counter = attempts::get(&mut conn, &ctx.binding.id, Secret::Binding).await?;
@@ -511,13 +508,7 @@ impl Services {
         message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
         origin: &Origin,
     ) -> ServiceResult<()> {
-        let all = [
-            BindingStatus::PendingApproval,
-            BindingStatus::PendingCommit,
-            BindingStatus::Active,
-            BindingStatus::Blocked,
-        ];
-        let ctx = self.authenticate_device(proof, Need::Possession, &all, message, origin).await?;
+        let ctx = self.authenticate_device(proof, Need::Possession, NOT_REMOVED, message, origin).await?;
         self.remove_binding_in(&ctx.binding, &ctx.actor(), "removed_on_device", origin).await
     }
 
