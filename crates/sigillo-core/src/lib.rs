@@ -17,6 +17,8 @@
 //! - [`audit`]: the hash chain of the audit trail (P11).
 //! - [`device`]: the device binding protocol: activation, keys, the PIN, signed messages.
 //! - [`oath`]: the offline codes: HOTP, TOTP (login OTP) and OCRA (transaction OTP) (P4, P5).
+//! - [`payment`]: what a customer may be asked to approve: validated payments (IBAN,
+//!   ISO 4217 currency, amount) and their canonical operation fields (P5).
 #![forbid(unsafe_code)]
 
 pub mod attempts;
@@ -26,6 +28,7 @@ pub mod identity;
 pub mod kek;
 pub mod oath;
 pub mod password;
+pub mod payment;
 pub mod security_code;
 pub mod sms_otp;
 pub mod time;
