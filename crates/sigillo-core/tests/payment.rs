@@ -40,7 +40,7 @@ struct Difference {
 }
 
 fn vectors() -> Vectors {
-    serde_json::from_str(JSON).expect("payment.json parses")
+    serde_json::from_str(JSON).unwrap_or_else(|e| panic!("payment.json: {e}"))
 }
 
 /// Published example IBANs (SWIFT IBAN registry, ISO 13616-1) in print form.
@@ -345,7 +345,8 @@ fn fields_round_trip_through_from_fields_and_the_operation_bytes() {
 fn from_fields_refuses_unknown_missing_reordered_and_extra_labels() {
     let good = Payment::validate(&transfer()).unwrap().fields();
     let kind = "payment.credit_transfer";
-    let with = |edit: &dyn Fn(&mut Vec<(String, String)>)| {
+    type Edit<'a> = &'a dyn Fn(&mut Vec<(String, String)>);
+    let with = |edit: Edit| {
         let mut fields = good.clone();
         edit(&mut fields);
         Payment::from_fields(kind, &fields)
