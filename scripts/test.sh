@@ -19,6 +19,8 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check cryptography
+python3 -c 'import oath' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check oath
+python3 -c 'import stdnum' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check python-stdnum
 (cd e2e && npm ci --silent --no-audit --no-fund)
 
 # PostgreSQL: the contract and integration tests run on it too when it is reachable
@@ -55,6 +57,10 @@ echo "ok"
 
 step "protocol vectors: an independent implementation (Python cryptography) agrees"
 python3 crates/sigillo-core/tests/vectors/make_vectors.py --check
+step "OATH codes: an independent implementation (Python oath) agrees on the RFC vectors"
+python3 crates/sigillo-core/tests/vectors/oath_crosscheck.py --check
+step "payments: an independent IBAN implementation (python-stdnum) agrees"
+python3 crates/sigillo-core/tests/vectors/payment_crosscheck.py --check
 
 step "rust tests (SQLite${SIGILLO_TEST_POSTGRES_URL:+ and PostgreSQL})"
 cargo test --workspace --locked

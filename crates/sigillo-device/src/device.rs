@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use sigillo_core::device::activation::{self, ActivationCode};
 use sigillo_core::device::keys::{self, Factor, KeyPair};
 use sigillo_core::device::messages::{self, OfferedKeys, Operation, Signatures};
-use sigillo_core::device::{b64, pin, unb64};
+use sigillo_core::device::offline::{self, OfflinePurpose, TransactionQr};
+use sigillo_core::device::{b64, matching, pin, unb64};
+use sigillo_core::time::UnixMillis;
+use zeroize::Zeroizing;
 
 /// One phone: its state, its keystore and its server.
 pub struct Device<K: Keystore> {
@@ -75,8 +78,23 @@ pub struct PendingOperation {
     pub kind: String,
     pub expires_at: u64,
     pub fields: Vec<(String, String)>,
+    /// A login's three numbers (number matching): the customer picks the one on screen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numbers: Option<[u8; 3]>,
     #[serde(skip)]
     data: Vec<u8>,
+}
+
+/// A factor OTP key (32 bytes, wiped when dropped).
+type OtpKey = Zeroizing<[u8; 32]>;
+
+/// A scanned transaction QR: what it asks to approve, and the code that approves it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScannedOperation {
+    pub id: String,
+    pub kind: String,
+    pub fields: Vec<(String, String)>,
+    pub code: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,7 +122,7 @@ fn decode_key(text: &str) -> Result<Vec<u8>> {
 /// What the signatures of a request cover: the request itself, or an approval.
 enum Signs<'a> {
     Request { method: &'a Method, path: &'a str, body: &'a [u8] },
-    Approval { operation: &'a [u8] },
+    Approval { operation: &'a [u8], answer: Option<&'a str> },
 }
 
 impl<K: Keystore> Device<K> {
@@ -262,17 +280,7 @@ impl<K: Keystore> Device<K> {
     /// the same OTP keys and the PIN unwraps the registered knowledge key.
     pub async fn commit(&mut self, binding: &str, pin: &str) -> Result<Status> {
         let user = self.state.user(Some(binding))?.clone();
-        let kp = keys::factor_otp_key(
-            &*self.keystore.agree(&user.possession_alias(), &decode_key(&user.server_key)?)?,
-            &user.binding,
-            Factor::Possession,
-        );
-        let knowledge = pin::knowledge_key(&user.knowledge, pin, &user.binding)?;
-        let kk = keys::factor_otp_key(
-            &*knowledge.agree(&decode_key(&user.knowledge_server_key)?).map_err(|_| protocol("bad server key"))?,
-            &user.binding,
-            Factor::Knowledge,
-        );
+        let (kp, kk) = self.factor_otp_keys(&user, pin)?;
         let body = serde_json::json!({
             "possession_confirmation": b64(&messages::key_confirmation(&kp, &user.binding, Factor::Possession)),
             "knowledge_confirmation": b64(&messages::key_confirmation(&kk, &user.binding, Factor::Knowledge)),
@@ -319,7 +327,12 @@ impl<K: Keystore> Device<K> {
             Signs::Request { method, path, body } => {
                 messages::request(factor, &user.binding, &challenge, method.as_str(), path, body)
             }
-            Signs::Approval { operation } => messages::approval(factor, &user.binding, &challenge, operation),
+            Signs::Approval { operation, answer: None } => {
+                messages::approval(factor, &user.binding, &challenge, operation)
+            }
+            Signs::Approval { operation, answer: Some(answer) } => {
+                messages::approval_with_answer(factor, &user.binding, &challenge, operation, answer)
+            }
         };
         let mut signatures = Signatures::default()
             .with(Factor::Possession, self.keystore.sign(&user.possession_alias(), &message(Factor::Possession))?);
@@ -498,6 +511,7 @@ impl<K: Keystore> Device<K> {
                 continue;
             }
             out.push(PendingOperation {
+                numbers: matching::offered(&op),
                 id: op.id,
                 kind: op.kind,
                 expires_at: op.expires_at_ms,
@@ -509,15 +523,77 @@ impl<K: Keystore> Device<K> {
     }
 
     /// Approves an operation with the PIN or biometry: the signatures cover the exact
-    /// bytes shown (P5).
-    pub async fn approve(&self, id: Option<&str>, operation: &str, unlock: &Unlock, now_ms: u64) -> Result<()> {
+    /// bytes shown (P5). A login needs `number`, the one of its three numbers that the
+    /// web page shows (number matching); it is signed with the approval.
+    pub async fn approve(
+        &self,
+        id: Option<&str>,
+        operation: &str,
+        unlock: &Unlock,
+        number: Option<u8>,
+        now_ms: u64,
+    ) -> Result<()> {
         let op = self.find_pending(id, operation, now_ms).await?;
         let user = self.state.user(id)?;
+        let answer = match (op.numbers, number) {
+            (Some(offered), Some(n)) if offered.contains(&n) => Some(n.to_string()),
+            (Some(offered), _) => {
+                return Err(DeviceError::State(format!(
+                    "pick the number the web page shows: one of {} {} {}",
+                    offered[0], offered[1], offered[2]
+                )));
+            }
+            (None, _) => None,
+        };
         let path = format!("/device/v1/operations/{}/approve", op.id);
-        let _: Option<serde_json::Value> = self
-            .send(user, &Method::POST, &path, Vec::new(), Some(unlock), Signs::Approval { operation: &op.data })
-            .await?;
+        let body = match &answer {
+            Some(a) => serde_json::json!({ "answer": a }).to_string().into_bytes(),
+            None => Vec::new(),
+        };
+        let signs = Signs::Approval { operation: &op.data, answer: answer.as_deref() };
+        let _: Option<serde_json::Value> = self.send(user, &Method::POST, &path, body, Some(unlock), signs).await?;
         Ok(())
+    }
+
+    /// The two factor OTP keys (P4): possession from the keystore, knowledge from the
+    /// PIN. Any PIN gives keys; a wrong one gives wrong codes, which the server counts.
+    fn factor_otp_keys(&self, user: &UserBinding, pin: &str) -> Result<(OtpKey, OtpKey)> {
+        let kp = keys::factor_otp_key(
+            &*self.keystore.agree(&user.possession_alias(), &decode_key(&user.server_key)?)?,
+            &user.binding,
+            Factor::Possession,
+        );
+        let knowledge = pin::knowledge_key(&user.knowledge, pin, &user.binding)?;
+        let kk = keys::factor_otp_key(
+            &*knowledge.agree(&decode_key(&user.knowledge_server_key)?).map_err(|_| protocol("bad server key"))?,
+            &user.binding,
+            Factor::Knowledge,
+        );
+        Ok((kp, kk))
+    }
+
+    /// The offline key of `purpose` for a user and PIN.
+    pub fn offline_key(&self, id: Option<&str>, pin: &str, purpose: OfflinePurpose) -> Result<Zeroizing<[u8; 32]>> {
+        let user = self.state.user(id)?;
+        let (kp, kk) = self.factor_otp_keys(user, pin)?;
+        Ok(offline::offline_key(&kp, &kk, &user.binding, purpose))
+    }
+
+    /// "Genera OTP → OTP login": the 6-digit login OTP at `now_ms`, without a connection.
+    pub fn login_otp(&self, id: Option<&str>, pin: &str, now_ms: u64) -> Result<String> {
+        let key = self.offline_key(id, pin, OfflinePurpose::Login)?;
+        let now = UnixMillis(i64::try_from(now_ms).unwrap_or(i64::MAX));
+        offline::login_code(&key, now).ok_or_else(|| DeviceError::State("the clock is before 1970".into()))
+    }
+
+    /// "OTP dispositiva": checks the QR's signature (P6), decodes the operation from the
+    /// signed bytes for display, and computes the 8-digit transaction OTP over them (P5).
+    pub fn transaction_otp(&self, id: Option<&str>, payload: &str, pin: &str) -> Result<ScannedOperation> {
+        let master = self.master_key()?;
+        let qr = TransactionQr::verify(payload, &master).map_err(|_| protocol("the QR is not signed by the bank"))?;
+        let op = Operation::decode(&qr.operation).map_err(|_| protocol("the QR's operation is malformed"))?;
+        let key = self.offline_key(id, pin, OfflinePurpose::Transaction)?;
+        Ok(ScannedOperation { id: op.id, kind: op.kind, fields: op.fields, code: qr.code(&key) })
     }
 
     /// Rejects an operation ("non sono io").

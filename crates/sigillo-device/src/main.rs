@@ -74,6 +74,14 @@ enum Command {
         id: String,
         #[command(flatten)]
         unlock: UnlockArgs,
+        /// For a login: the number the web page shows (one of the three offered).
+        #[arg(long = "match")]
+        number: Option<u8>,
+    },
+    /// Offline codes ("Genera OTP").
+    Otp {
+        #[command(subcommand)]
+        action: OtpAction,
     },
     /// Reject an operation ("non sono io").
     Reject { id: String },
@@ -83,6 +91,22 @@ enum Command {
         provider: String,
         #[arg(long)]
         token: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OtpAction {
+    /// "OTP login": the 6-digit code to type on the web.
+    Login {
+        #[arg(long)]
+        pin: String,
+    },
+    /// "OTP dispositiva": scan the payment page's QR (its text `SIGILLOTX1:…`, or a .png),
+    /// check it, show the payment and print the 8-digit code.
+    Scan {
+        payload: String,
+        #[arg(long)]
+        pin: String,
     },
 }
 
@@ -326,9 +350,25 @@ async fn command(cli: &Cli, device: &mut Device<FileKeystore>, user: Option<&str
                     .join("\n")
             });
         }
-        Command::Approve { id, unlock } => {
-            device.approve(user, id, &unlock.unlock(), now_ms()).await?;
+        Command::Approve { id, unlock, number } => {
+            device.approve(user, id, &unlock.unlock(), *number, now_ms()).await?;
             print(j, json!({ "approved": id }), || format!("{id} approved"));
+        }
+        Command::Otp { action: OtpAction::Login { pin } } => {
+            let code = device.login_otp(user, pin, now_ms())?;
+            print(j, json!({ "code": code }), || code.clone());
+        }
+        Command::Otp { action: OtpAction::Scan { payload, pin } } => {
+            let payload = if payload.ends_with(".png") {
+                sigillo_device::qr::decode_png(Path::new(payload))?
+            } else {
+                payload.clone()
+            };
+            let scanned = device.transaction_otp(user, &payload, pin)?;
+            print(j, serde_json::to_value(&scanned)?, || {
+                let fields: Vec<String> = scanned.fields.iter().map(|(k, v)| format!("  {k}: {v}")).collect();
+                format!("{} {}\n{}\ncode: {}", scanned.id, scanned.kind, fields.join("\n"), scanned.code)
+            });
         }
         Command::Reject { id } => {
             device.reject(user, id, now_ms()).await?;

@@ -41,6 +41,10 @@ impl App {
     /// and stops the outbox worker.
     pub async fn serve(self, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let worker = tokio::spawn(worker::run(self.services.clone(), self.senders.clone(), shutdown.clone()));
+        if self.services.store.backend() == sigillo_store::Backend::Postgres {
+            let url = self.services.store.url().to_owned();
+            tokio::spawn(crate::events::pg::listen(url, self.services.events.clone(), shutdown.clone()));
+        }
         let limiter = self.state.limiter.clone();
         let mut tick_shutdown = shutdown.clone();
         let janitor = tokio::spawn(async move {

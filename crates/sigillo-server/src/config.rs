@@ -36,6 +36,7 @@ pub struct Config {
     /// `text` or `json`.
     pub log_format: LogFormat,
     pub security: Security,
+    pub operations: Operations,
     pub rate_limit: RateLimit,
     pub sms: Sms,
     pub email: Email,
@@ -116,6 +117,24 @@ pub enum SmtpTls {
     Tls,
 }
 
+/// Logins and payments approved on the phone (issue 4).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Operations {
+    /// How long an operation waits for its approval (RTS art. 4(3)(d): at most 300 s).
+    pub ttl_secs: u64,
+    /// Wrong codes or wrong numbers that fail one operation (P2, at most 5).
+    pub max_failures: u32,
+    /// Whether customers with a bound phone may also ask for an SMS OTP.
+    pub sms_for_app_users: bool,
+}
+
+impl Default for Operations {
+    fn default() -> Self {
+        Self { ttl_secs: 300, max_failures: 5, sms_for_app_users: true }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Outbox {
@@ -137,6 +156,7 @@ impl Default for Config {
             kek_file: None,
             log_format: LogFormat::Text,
             security: Security::default(),
+            operations: Operations::default(),
             rate_limit: RateLimit::default(),
             sms: Sms::default(),
             email: Email::default(),
@@ -207,6 +227,7 @@ const ENV_KEYS: &[&str] = &[
     "kek_file",
     "log_format",
     "security",
+    "operations",
     "rate_limit",
     "sms",
     "email",
@@ -265,6 +286,13 @@ impl Config {
             bail!(
                 "security.lockout.temporary_locks must be at least 1: the customer is alerted at a temporary lock, before a permanent one (RTS art. 4)"
             );
+        }
+        let ops = &self.operations;
+        if !(1..=300).contains(&ops.ttl_secs) {
+            bail!("operations.ttl_secs must be between 1 and 300");
+        }
+        if !(1..=5).contains(&ops.max_failures) {
+            bail!("operations.max_failures must be between 1 and 5 (RTS art. 4(3)(b))");
         }
         if s.otp_max_sends == 0 {
             bail!("security.otp_max_sends must be at least 1");

@@ -24,6 +24,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod device_api;
+pub mod events;
 pub mod hasher;
 pub mod metrics;
 pub mod middleware;

@@ -56,6 +56,7 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    url: String,
 }
 
 impl Store {
@@ -96,11 +97,16 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, url })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The URL the store connected to (a PostgreSQL listener opens its own connection).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Applies the migrations of this backend's tree.

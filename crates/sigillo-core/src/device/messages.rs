@@ -96,6 +96,24 @@ pub fn approval(factor: Factor, binding: &str, challenge: &[u8], operation: &[u8
     Canon::new("sigillo/approval/v1").str(factor.as_str()).str(binding).bytes(challenge).bytes(operation).finish()
 }
 
+/// An approval that also carries the customer's answer (the number picked in a login's
+/// number matching): signed with the operation, so it cannot be changed in transit.
+pub fn approval_with_answer(
+    factor: Factor,
+    binding: &str,
+    challenge: &[u8],
+    operation: &[u8],
+    answer: &str,
+) -> Vec<u8> {
+    Canon::new("sigillo/approval-answer/v1")
+        .str(factor.as_str())
+        .str(binding)
+        .bytes(challenge)
+        .bytes(operation)
+        .str(answer)
+        .finish()
+}
+
 /// Key confirmation at commit: HMAC-SHA-256 under a factor's OTP key, showing that both
 /// sides derived the same key (and, for knowledge, that the PIN unwraps the registered key).
 pub fn key_confirmation(otp_key: &[u8; 32], binding: &str, factor: Factor) -> [u8; 32] {

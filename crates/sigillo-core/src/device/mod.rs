@@ -7,11 +7,15 @@
 //! - [`keys`]: ECDSA P-256 keys, ECDH, the per-factor OTP keys, fingerprints.
 //! - [`pin`]: the Smart PIN rules and the wrapping of the knowledge key (P1).
 //! - [`messages`]: the signed messages of activation, requests and approvals.
+//! - [`matching`]: number matching for pushed logins.
+//! - [`offline`]: the login OTP and the transaction QR and OTP.
 
 pub mod activation;
 pub mod canonical;
 pub mod keys;
+pub mod matching;
 pub mod messages;
+pub mod offline;
 pub mod pin;
 
 use base64::Engine;

@@ -2,10 +2,13 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::Body;
+use super::sse::{Followed, follow};
+use crate::events::Topic;
 use crate::middleware::client::ApiOrigin;
 use crate::notify::texts::OtpPurpose;
 use crate::router::AppState;
 use crate::service::ServiceError;
+use crate::service::login::{FlowStatus, flow_id};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,7 +16,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
-use std::time::Duration;
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
@@ -30,8 +32,12 @@ pub struct LoginRequest {
 pub struct FlowResponse {
     /// The flow's handle: keep it secret, it is what finishes the login.
     flow: String,
-    /// Second factors this flow accepts: `sms`.
+    /// Second factors this flow accepts: `push` (approve on the phone), `otp` (the app's
+    /// login OTP), `sms`.
     methods: Vec<&'static str>,
+    /// Number matching: show it; the customer picks it among three on the phone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number: Option<u8>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -70,7 +76,7 @@ pub async fn login(
     Body(req): Body<LoginRequest>,
 ) -> Result<Json<FlowResponse>, ApiError> {
     let started = state.services.start_login(&req.username, &req.password, &origin).await?;
-    Ok(Json(FlowResponse { flow: started.flow, methods: started.methods }))
+    Ok(Json(FlowResponse { flow: started.flow, methods: started.methods, number: started.number }))
 }
 
 /// Sends the flow's SMS OTP to the certified phone (at most 3 per flow).
@@ -123,7 +129,8 @@ fn status_body(s: crate::service::login::FlowStatus) -> FlowStatusResponse {
 }
 
 /// The same as `GET /api/v1/login/{flow}`, as Server-Sent Events: one `status` event
-/// per change, ending when the flow is no longer pending.
+/// per change, ending when the flow is no longer pending. The server pushes the change
+/// as soon as the phone answers (on any node); the client does not poll.
 #[utoipa::path(get, path = "/api/v1/login/{flow}/events", tag = "auth", params(("flow" = String, Path)),
     responses((status = 200, description = "text/event-stream of `status` events", content_type = "text/event-stream")))]
 pub async fn login_events(
@@ -131,42 +138,37 @@ pub async fn login_events(
     ApiOrigin(origin): ApiOrigin,
     Path(flow): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // Subscribe before the first read, so an approval in between is not missed.
+    let woken = state.services.events.subscribe(Topic::Flow(flow_id(&flow)));
     // Fail fast on an unknown flow, with a normal error response.
     let first = state.services.login_status(&flow, &origin).await?;
-    let stream = status_events(state, origin, flow, first);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let fetch = move || {
+        let (state, origin, flow) = (state.clone(), origin.clone(), flow.clone());
+        async move { state.services.login_status(&flow, &origin).await.ok().map(FlowEvent) }
+    };
+    Ok(Sse::new(follow(woken, FlowEvent(first), fetch)).keep_alive(KeepAlive::default()))
 }
 
-fn status_events(
-    state: AppState,
-    origin: crate::service::Origin,
-    flow: String,
-    first: crate::service::login::FlowStatus,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold(Some((Some(first), None::<&'static str>)), move |st| {
-        let state = state.clone();
-        let origin = origin.clone();
-        let flow = flow.clone();
-        async move {
-            let (mut next, last) = st?;
-            loop {
-                let current = match next.take() {
-                    Some(s) => s,
-                    None => {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        state.services.login_status(&flow, &origin).await.ok()?
-                    }
-                };
-                let done = current.status != "pending";
-                if Some(current.status) != last || current.grant.is_some() {
-                    let status = current.status;
-                    let body = status_body(current);
-                    let event = Event::default().event("status").json_data(&body).unwrap_or_default();
-                    return Some((Ok(event), if done { None } else { Some((None, Some(status))) }));
-                }
-            }
-        }
-    })
+struct FlowEvent(FlowStatus);
+
+impl Followed for FlowEvent {
+    fn key(&self) -> String {
+        self.0.status.to_owned()
+    }
+    fn is_final(&self) -> bool {
+        self.0.status != "pending"
+    }
+    fn always_send(&self) -> bool {
+        self.0.grant.is_some()
+    }
+    fn event(&self) -> Event {
+        let body = FlowStatusResponse {
+            status: self.0.status,
+            must_change_password: self.0.grant.as_ref().map(|g| g.must_change_password),
+            token: self.0.grant.as_ref().map(|g| g.token.clone()),
+        };
+        Event::default().event("status").json_data(&body).unwrap_or_default()
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -197,7 +199,7 @@ pub async fn recovery_start(
     Body(req): Body<RecoveryRequest>,
 ) -> Result<Json<FlowResponse>, ApiError> {
     let started = state.services.start_recovery(&req.username, &req.security_code, &origin).await?;
-    Ok(Json(FlowResponse { flow: started.flow, methods: started.methods }))
+    Ok(Json(FlowResponse { flow: started.flow, methods: started.methods, number: None }))
 }
 
 /// Recovery: sends the SMS OTP.

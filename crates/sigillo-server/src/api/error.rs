@@ -12,6 +12,9 @@ pub struct ErrorBody {
     pub error: String,
     /// A human-readable sentence (English).
     pub message: String,
+    /// For `invalid_request`: the field to correct.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 #[derive(Debug)]
@@ -29,6 +32,7 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut field = None;
         let (status, code, message) = match self {
             Self::Malformed(why) => (StatusCode::BAD_REQUEST, "malformed_request".to_owned(), why),
             Self::TooLarge => (
@@ -42,6 +46,9 @@ impl IntoResponse for ApiError {
                     // client learns nothing of the cause.
                     tracing::error!(error = %inner, "internal error");
                 }
+                if let ServiceError::BadRequest { field: f, .. } = &e {
+                    field = Some((*f).to_owned());
+                }
                 let status = e.http_status();
                 let message = match &e {
                     ServiceError::AuthFailed => "Authentication failed.".to_owned(),
@@ -54,7 +61,7 @@ impl IntoResponse for ApiError {
                 (status, e.code().to_owned(), message)
             }
         };
-        let mut resp = (status, axum::Json(ErrorBody { error: code, message })).into_response();
+        let mut resp = (status, axum::Json(ErrorBody { error: code, message, field })).into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

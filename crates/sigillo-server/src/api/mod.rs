@@ -7,12 +7,16 @@
 //! - [`auth`]: login and recovery.
 //! - [`account`]: the session's user: profile, password, alias, email.
 //! - [`devices`]: the user's phones: activation codes, list, removal, unblock.
+//! - [`operations`]: payments: create, follow, approve with a code, SMS.
+//! - [`sse`]: event streams that follow a login or an operation.
 
 pub mod account;
 pub mod auth;
 pub mod devices;
 pub mod error;
 pub mod extract;
+pub mod operations;
+pub mod sse;
 
 use crate::router::AppState;
 use axum::Router;
@@ -29,6 +33,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         account::me, account::logout, account::password, account::password_otp, account::alias,
         account::email_verify, account::email_resend,
         devices::activation, devices::list, devices::remove, devices::unblock,
+        operations::create, operations::list, operations::get, operations::otp, operations::sms,
+        operations::cancel, operations::events,
         crate::device_api::handlers::info, crate::device_api::handlers::activate,
         crate::device_api::handlers::challenge, crate::device_api::handlers::commit,
         crate::device_api::handlers::status, crate::device_api::handlers::remove,
@@ -42,6 +48,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Login and recovery"), (name = "account", description = "The signed-in customer"),
         (name = "devices", description = "The customer's bound phones"),
+        (name = "operations", description = "Payments approved on the phone, by the app's transaction OTP or by SMS OTP"),
         (name = "device", description = "The app's API: activation and requests signed by the binding's keys (docs/PROTOCOL.md)"))
 )]
 pub struct ApiDoc;
@@ -71,6 +78,8 @@ pub fn auth_routes() -> Router<AppState> {
         .route("/api/v1/password", post(account::password))
         .route("/api/v1/password/otp", post(account::password_otp))
         .route("/api/v1/email/verify", post(account::email_verify))
+        .route("/api/v1/operations/{id}/otp", post(operations::otp))
+        .route("/api/v1/operations/{id}/sms", post(operations::sms))
 }
 
 pub fn routes() -> Router<AppState> {
@@ -85,4 +94,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/devices/activation", post(devices::activation))
         .route("/api/v1/devices/{id}", axum::routing::delete(devices::remove))
         .route("/api/v1/devices/{id}/unblock", post(devices::unblock))
+        .route("/api/v1/operations", get(operations::list).post(operations::create))
+        .route("/api/v1/operations/{id}", get(operations::get))
+        .route("/api/v1/operations/{id}/cancel", post(operations::cancel))
+        .route("/api/v1/operations/{id}/events", get(operations::events))
 }

@@ -291,17 +291,30 @@ pub async fn operations(
     Ok(Json(state.services.pending_operations(&req.proof, &req.message(), &origin).await?))
 }
 
+/// The body of an approval: for a login, the number the customer picked (number
+/// matching). It is inside the signed approval message, so the body itself is not signed.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    #[serde(default)]
+    answer: Option<String>,
+}
+
 /// Approves an operation. The signatures are over `sigillo/approval/v1` with the
-/// operation's bytes (PROTOCOL.md §7), not over the request: possession + PIN or biometry.
+/// operation's bytes (PROTOCOL.md §7), or for a login over `sigillo/approval-answer/v1`
+/// with the picked number too, not over the request: possession + PIN or biometry.
 #[utoipa::path(post, path = "/device/v1/operations/{id}/approve", tag = "device", params(("id" = String, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 410, body = ErrorBody)))]
+    request_body = ApproveBody,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 409, description = "Number matching failed: the login is refused", body = ErrorBody),
+              (status = 410, body = ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     ApiOrigin(origin): ApiOrigin,
     Path(id): Path<String>,
     req: Signed,
 ) -> Result<StatusCode, ApiError> {
-    state.services.approve_operation(&id, &req.proof, &origin).await?;
+    let body: ApproveBody = req.json()?;
+    state.services.approve_operation(&id, &req.proof, body.answer.as_deref(), &origin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

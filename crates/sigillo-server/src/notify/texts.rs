@@ -236,3 +236,11 @@ pub fn binding_abandoned_sms(device: &str) -> String {
         "sigillo: troppi Smart PIN errati durante l'associazione del dispositivo '{device}': l'associazione e' annullata. Puoi ripeterla dall'area Dispositivi dell'home banking. Se non sei stato tu, chiama la banca."
     )
 }
+
+/// The SMS OTP of a payment states what it authorizes (dynamic linking, RTS art. 5(1)(a)):
+/// the amount and the payee, so the customer sees what they are confirming.
+pub fn payment_otp_sms(code: &str, amount: &str, currency: &str, payee: &str, minutes: u64) -> String {
+    format!(
+        "sigillo: {code} e' il codice per autorizzare il pagamento di {amount} {currency} a {payee}. Vale {minutes} minuti. Non comunicarlo a nessuno, neanche alla banca."
+    )
+}

@@ -140,7 +140,7 @@ impl Services {
         ctx.require_full()?;
         let flow = self.create_flow(&ctx.user, OtpPurpose::PasswordChange, origin).await?;
         let sent = self.send_flow_otp(&flow, OtpPurpose::PasswordChange, origin).await?;
-        Ok((FlowStarted { flow, methods: vec!["sms"] }, sent))
+        Ok((FlowStarted { flow, methods: vec!["sms"], number: None }, sent))
     }
 
     /// Changes the password of a full session: current password + SMS OTP of a flow this

@@ -1,8 +1,9 @@
 //! Approvals on a bound phone (P3, P5, P6): the phone lists the user's pending
 //! operations — the canonical bytes and the master key's signature over them, which the
 //! app checks before it shows anything — and approves one by signing those bytes with a
-//! fresh challenge, or rejects it. For now the one kind is `device_binding` (a new phone
-//! waiting for an active one); logins and payments join it with issue 4.
+//! fresh challenge, or rejects it. Kinds: `device_binding` (a new phone waiting for an
+//! active one), `login` (with number matching: the phone signs the number the customer
+//! picked too), and payments (`payment.*`).
 
 use super::device_auth::{DeviceProof, Need};
 use super::{Origin, ServiceError, ServiceResult, Services, audit};
@@ -12,7 +13,7 @@ use sigillo_core::device::b64;
 use sigillo_core::device::keys::Factor;
 use sigillo_core::device::messages;
 use sigillo_store::repo::bindings::{self, BindingStatus};
-use sigillo_store::repo::operations;
+use sigillo_store::repo::{flows, operations};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PendingOperation {
@@ -50,8 +51,15 @@ impl Services {
             .collect())
     }
 
-    /// Approves an operation: the signatures must cover its stored bytes (P5).
-    pub async fn approve_operation(&self, op_id: &str, proof: &DeviceProof, origin: &Origin) -> ServiceResult<()> {
+    /// Approves an operation: the signatures must cover its stored bytes (P5) and, for a
+    /// login, the number the customer picked, which must be the one the web page shows.
+    pub async fn approve_operation(
+        &self,
+        op_id: &str,
+        proof: &DeviceProof,
+        answer: Option<&str>,
+        origin: &Origin,
+    ) -> ServiceResult<()> {
         let op = {
             let mut conn = self.store.conn().await?;
             operations::get(&mut conn, op_id).await?.ok_or(ServiceError::NotFound)?
@@ -59,15 +67,35 @@ impl Services {
         let binding = proof.binding.clone();
         let challenge = proof.challenge.clone();
         let data = op.data.clone();
-        let message = move |f: Factor| messages::approval(f, &binding, &challenge, &data);
+        let expected = op.match_number;
+        let answer = match (expected, answer) {
+            (Some(_), Some(a)) => Some(a.to_owned()),
+            (Some(_), None) => return Err(ServiceError::Invalid("answer_required")),
+            (None, _) => None,
+        };
+        let signed_answer = answer.clone();
+        let message = move |f: Factor| match &signed_answer {
+            Some(a) => messages::approval_with_answer(f, &binding, &challenge, &data, a),
+            None => messages::approval(f, &binding, &challenge, &data),
+        };
         let ctx = self.authenticate_device(proof, Need::TwoFactors, &[BindingStatus::Active], &message, origin).await?;
         if op.user_id != ctx.user.id || op.subject.as_deref() == Some(ctx.binding.id.as_str()) {
             return Err(ServiceError::NotFound);
         }
         let now = self.now();
+        let matched = match (expected, &answer) {
+            (Some(n), Some(a)) => a.parse::<i64>().ok() == Some(n),
+            _ => true,
+        };
+        if !matched {
+            return self.wrong_number(&op, &ctx, origin).await;
+        }
         let mut tx = self.store.begin().await?;
-        if !operations::decide(&mut tx, &op.id, "approved", Some(&ctx.binding.id), now.0).await? {
+        if !operations::decide(&mut tx, &op.id, "approved", Some(&ctx.binding.id), Some("push"), now.0).await? {
             return Err(ServiceError::FlowOver);
+        }
+        if let Some(flow) = &op.flow_id {
+            flows::transition(&mut tx, flow, "pending", "approved", now.0).await?;
         }
         if op.kind == "device_binding" {
             if let Some(subject) = &op.subject {
@@ -95,7 +123,38 @@ impl Services {
         )
         .await?;
         sigillo_store::commit(tx).await?;
+        self.operation_changed(&op).await;
         Ok(())
+    }
+
+    /// Number matching failed: the customer is approving a login they cannot see, so it
+    /// is refused and marked as suspected fraud (the phone says so).
+    async fn wrong_number(
+        &self,
+        op: &operations::Operation,
+        ctx: &super::device_auth::DeviceCtx,
+        origin: &Origin,
+    ) -> ServiceResult<()> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        if operations::decide(&mut tx, &op.id, "failed", Some(&ctx.binding.id), Some("push"), now.0).await? {
+            if let Some(flow) = &op.flow_id {
+                flows::transition(&mut tx, flow, "pending", "rejected", now.0).await?;
+            }
+            audit(
+                &mut tx,
+                now,
+                &ctx.actor(),
+                "operation.number_mismatch",
+                &ctx.user.id,
+                origin,
+                json!({ "operation": op.id, "kind": op.kind, "binding": ctx.binding.id, "suspected_fraud": true }),
+            )
+            .await?;
+        }
+        sigillo_store::commit(tx).await?;
+        self.operation_changed(op).await;
+        Err(ServiceError::WrongNumber)
     }
 
     /// Rejects an operation ("non sono io"): possession is enough to say no. A rejected
@@ -114,8 +173,11 @@ impl Services {
         if op.user_id != ctx.user.id {
             return Err(ServiceError::NotFound);
         }
-        if !operations::decide(&mut tx, &op.id, "rejected", Some(&ctx.binding.id), now.0).await? {
+        if !operations::decide(&mut tx, &op.id, "rejected", Some(&ctx.binding.id), Some("push"), now.0).await? {
             return Err(ServiceError::FlowOver);
+        }
+        if let Some(flow) = &op.flow_id {
+            flows::transition(&mut tx, flow, "pending", "rejected", now.0).await?;
         }
         let removed = match (&op.kind[..], &op.subject) {
             ("device_binding", Some(subject)) => {
@@ -146,6 +208,7 @@ impl Services {
             .await?;
         }
         sigillo_store::commit(tx).await?;
+        self.operation_changed(&op).await;
         Ok(())
     }
 }

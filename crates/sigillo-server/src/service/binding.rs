@@ -272,6 +272,8 @@ impl Services {
                     subject: Some(&binding_id),
                     data: &op.encode(),
                     expires_at: expires,
+                    requested_by: Some("customer"),
+                    ..operations::NewOperation::default()
                 },
                 now.0,
             )

@@ -24,6 +24,14 @@ pub enum ServiceError {
     /// Input that breaks a rule; the code names the rule for translation.
     #[error("invalid input: {0}")]
     Invalid(&'static str),
+    /// A request the bank or customer must correct (an IBAN that fails its checksum, an
+    /// amount with too many decimals): nothing was stored.
+    #[error("{message}")]
+    BadRequest { field: &'static str, message: String },
+    /// The customer picked another number than the web page showed (number matching):
+    /// the login is refused.
+    #[error("the number does not match")]
+    WrongNumber,
     /// A value another user already has (an alias).
     #[error("already taken: {0}")]
     Taken(&'static str),
@@ -53,6 +61,8 @@ impl ServiceError {
             Self::FlowOver => S::GONE,
             Self::TooManyCodes => S::TOO_MANY_REQUESTS,
             Self::Invalid(_) => S::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => S::BAD_REQUEST,
+            Self::WrongNumber => S::CONFLICT,
             Self::Taken(_) => S::CONFLICT,
             Self::NotFound => S::NOT_FOUND,
             Self::Internal(_) => S::INTERNAL_SERVER_ERROR,
@@ -68,6 +78,8 @@ impl ServiceError {
             Self::FlowOver => "flow_over",
             Self::TooManyCodes => "too_many_codes",
             Self::Invalid(code) => code,
+            Self::BadRequest { .. } => "invalid_request",
+            Self::WrongNumber => "wrong_number",
             Self::Taken(_) => "taken",
             Self::NotFound => "not_found",
             Self::Internal(_) => "internal",

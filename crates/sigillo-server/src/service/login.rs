@@ -1,16 +1,23 @@
 //! Login: user code or alias + password, then a second factor, then a session.
 //!
-//! Until devices arrive the second factor is an SMS OTP to the certified phone
-//! (possession of the SIM). A flow is identified by a random handle the client holds;
+//! The second factor is the bound phone's approval (push with number matching), the
+//! app's offline login OTP, or an SMS OTP to the certified phone (possession of the SIM)
+//! for customers without the app (and, where the bank allows it, for everyone). A flow
+//! is identified by a random handle the client holds;
 //! the store keeps only its digest. Every failure, whatever its cause, is the same
 //! [`ServiceError::AuthFailed`] (P9); the cause goes to the audit trail.
 
 use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
+use crate::events::Topic;
 use crate::notify::texts::{self, OtpPurpose};
 use serde_json::json;
 use sigillo_core::attempts::Secret;
+use sigillo_core::device::offline::OfflinePurpose;
+use sigillo_core::oath::totp;
 use sigillo_core::{identity, sms_otp, token};
+use sigillo_store::repo::bindings::{self, Binding};
 use sigillo_store::repo::flows::{self, Flow};
+use sigillo_store::repo::operations;
 use sigillo_store::repo::users::{self, User, UserStatus};
 use std::time::Duration;
 
@@ -18,7 +25,10 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct FlowStarted {
     pub flow: String,
+    /// `push`, `otp` (the app's login OTP), `sms`.
     pub methods: Vec<&'static str>,
+    /// Number matching: the number the customer picks on the phone.
+    pub number: Option<u8>,
 }
 
 #[derive(Debug)]
@@ -42,8 +52,10 @@ pub struct FlowStatus {
     pub grant: Option<Grant>,
 }
 
+const LOGIN: OfflinePurpose = OfflinePurpose::Login;
+
 /// The store's key for a flow handle.
-pub(crate) fn flow_id(handle: &str) -> String {
+pub fn flow_id(handle: &str) -> String {
     hex::encode(token::digest(handle))
 }
 
@@ -76,7 +88,13 @@ impl Services {
             return Err(ServiceError::AuthFailed);
         }
         let flow = self.open_flow_after(&user, Secret::Password, OtpPurpose::Login, origin).await?;
-        Ok(FlowStarted { flow, methods: vec!["sms"] })
+        let number = self.push_login(&user, &flow_id(&flow), origin).await?;
+        let methods = match number {
+            Some(_) if self.cfg.operations.sms_for_app_users => vec!["push", "otp", "sms"],
+            Some(_) => vec!["push", "otp"],
+            None => vec!["sms"],
+        };
+        Ok(FlowStarted { flow, methods, number })
     }
 
     async fn login_failed(&self, user: Option<&User>, reason: &str, origin: &Origin) -> ServiceResult<()> {
@@ -252,13 +270,90 @@ impl Services {
         Ok(())
     }
 
-    /// Step two of a login: the SMS OTP. Returns the session at once.
+    /// Step two of a login: the app's login OTP or the SMS OTP. Returns the session at
+    /// once. With a bound phone a 6-digit code is first tried as a login OTP (uncounted);
+    /// if no phone made it, it counts as a wrong PIN on each phone unless an SMS was sent
+    /// for this flow, in which case it is checked (and counted) as that SMS code.
     pub async fn submit_login_otp(&self, handle: &str, code: &str, origin: &Origin) -> ServiceResult<Grant> {
-        self.verify_flow_otp(handle, OtpPurpose::Login, code, origin).await?;
+        let (flow, user) = self.pending_flow(handle, OtpPurpose::Login).await.map_err(|_| ServiceError::AuthFailed)?;
+        let method = if self.usable_bindings(&user.id).await?.is_empty() {
+            self.verify_flow_otp(handle, OtpPurpose::Login, code, origin).await?;
+            "sms"
+        } else {
+            let now = self.now();
+            let step = std::sync::OnceLock::new();
+            let check = |key: &[u8; 32]| match totp::LOGIN.verify(key, now, code, None) {
+                Some(s) => {
+                    step.get_or_init(|| s);
+                    true
+                }
+                None => false,
+            };
+            if flow.otp_sends > 0
+                && self.offline_match(&self.usable_bindings(&user.id).await?, LOGIN, &check)?.is_none()
+            {
+                self.verify_flow_otp(handle, OtpPurpose::Login, code, origin).await?;
+                "sms"
+            } else {
+                let binding = self.check_offline_code(&user, LOGIN, &check, origin).await?;
+                self.accept_login_otp(&flow, &user, &binding, step.get().copied(), origin).await?;
+                "login_otp"
+            }
+        };
+        self.close_login_operation(&flow.id, method).await?;
         match self.login_status(handle, origin).await?.grant {
             Some(grant) => Ok(grant),
             None => Err(ServiceError::AuthFailed),
         }
+    }
+
+    /// A login OTP a binding made: its time step is accepted once (P8), then the flow is
+    /// approved.
+    async fn accept_login_otp(
+        &self,
+        flow: &Flow,
+        user: &User,
+        binding: &Binding,
+        step: Option<u64>,
+        origin: &Origin,
+    ) -> ServiceResult<()> {
+        let now = self.now();
+        let step = step.and_then(|s| i64::try_from(s).ok()).ok_or(ServiceError::AuthFailed)?;
+        let mut tx = self.store.begin().await?;
+        let fresh = bindings::accept_login_otp_step(&mut tx, &binding.id, step).await?;
+        let approved = fresh && flows::transition(&mut tx, &flow.id, "pending", "approved", now.0).await?;
+        let action = if approved { "login.second_factor_ok" } else { "login_otp.replayed" };
+        audit(
+            &mut tx,
+            now,
+            &Actor::User(user.id.clone()),
+            action,
+            &user.id,
+            origin,
+            json!({ "method": "login_otp", "binding": binding.id }),
+        )
+        .await?;
+        sigillo_store::commit(tx).await?;
+        if approved { Ok(()) } else { Err(ServiceError::AuthFailed) }
+    }
+
+    /// The login was approved another way (code or SMS): its pushed operation, if any,
+    /// leaves the phones' lists.
+    async fn close_login_operation(&self, flow_id: &str, method: &str) -> ServiceResult<()> {
+        let now = self.now();
+        let op = {
+            let mut conn = self.store.conn().await?;
+            operations::by_flow(&mut conn, flow_id).await?
+        };
+        let Some(op) = op else {
+            self.events.publish(Topic::Flow(flow_id.to_owned())).await;
+            return Ok(());
+        };
+        let mut conn = self.store.conn().await?;
+        operations::decide(&mut conn, &op.id, "approved", None, Some(method), now.0).await?;
+        drop(conn);
+        self.operation_changed(&op).await;
+        Ok(())
     }
 
     /// Where a login flow stands. The first call after approval claims the session

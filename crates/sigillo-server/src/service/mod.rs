@@ -13,6 +13,8 @@
 //! - [`device_auth`]: challenges and signature checks of the phone's requests.
 //! - [`binding`]: activation codes, binding a phone, PIN and biometry, removal, unblock.
 //! - [`approvals`]: operations a bound phone lists, approves or rejects.
+//! - [`operations`]: pushed logins and payments, offline codes, what wakes the waiters.
+//! - [`payments`]: validated payments, the transaction OTP and the payment SMS OTP.
 
 pub mod account;
 pub mod approvals;
@@ -20,7 +22,10 @@ pub mod binding;
 pub mod device_auth;
 pub mod error;
 pub mod login;
+pub mod operations;
 pub mod operator;
+pub mod payments;
+mod push_stub;
 pub mod recovery;
 pub mod secrets;
 pub mod session;
@@ -89,6 +94,8 @@ pub struct Inner {
     pub cfg: Config,
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
+    /// Wakes browsers and phones waiting on a flow, an operation or a user.
+    pub events: crate::events::Hub,
     kek: Kek,
     otp_key: Zeroizing<[u8; 32]>,
     csrf_key: Zeroizing<[u8; 32]>,
@@ -121,12 +128,19 @@ impl Services {
         let mut filler = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut filler);
         let dummy_hash = hasher.hash(cfg.security.hashing, &hex::encode(filler)).await??;
+        let events = match store.backend() {
+            sigillo_store::Backend::Postgres => {
+                crate::events::Hub::with_remote(crate::events::pg::Notifier::new(store.clone()))
+            }
+            sigillo_store::Backend::Sqlite => crate::events::Hub::new(),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 cfg,
                 clock,
                 metrics: Metrics::new()?,
+                events,
                 kek,
                 otp_key,
                 csrf_key,

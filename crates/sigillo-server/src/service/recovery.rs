@@ -53,7 +53,7 @@ impl Services {
             return Err(ServiceError::AuthFailed);
         }
         let flow = self.open_flow_after(&user, Secret::SecurityCode, OtpPurpose::Recovery, origin).await?;
-        Ok(FlowStarted { flow, methods: vec!["sms"] })
+        Ok(FlowStarted { flow, methods: vec!["sms"], number: None })
     }
 
     /// Step two: the SMS OTP and the new password. Unlocks the user, clears its

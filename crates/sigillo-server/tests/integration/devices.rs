@@ -149,8 +149,8 @@ async fn a_second_phone_is_approved_from_the_first() {
         assert!(op.fields.contains(&("fingerprint".into(), bound.fingerprint.clone())));
         assert!(b.pending(None, now(&app)).await.is_err(), "a phone that is not active lists nothing");
 
-        a.approve(None, &op.id, &Unlock::pin(PIN), now(&app)).await.unwrap();
-        assert!(a.approve(None, &op.id, &Unlock::pin(PIN), now(&app)).await.is_err(), "approved once (P8)");
+        a.approve(None, &op.id, &Unlock::pin(PIN), None, now(&app)).await.unwrap();
+        assert!(a.approve(None, &op.id, &Unlock::pin(PIN), None, now(&app)).await.is_err(), "approved once (P8)");
         let status = b.commit(&bound.binding, "97531").await.unwrap();
         assert_eq!(status.status, "active");
         let list: Value = app.get("/api/v1/devices", Some(&token)).await.json().await.unwrap();
@@ -561,7 +561,7 @@ async fn wrong_pins_at_commit_and_late_commits() {
         assert!(b.commit(&bound.binding, "11112").await.is_err());
         assert_eq!(count(&app, "binding.failed").await, 0);
         let op = a.pending(None, now(&app)).await.unwrap().remove(0);
-        a.approve(None, &op.id, &Unlock::pin(PIN), now(&app)).await.unwrap();
+        a.approve(None, &op.id, &Unlock::pin(PIN), None, now(&app)).await.unwrap();
 
         // Now B commits with wrong PINs: suspended, then removed.
         for _ in 0..5 {
@@ -584,7 +584,7 @@ async fn wrong_pins_at_commit_and_late_commits() {
         let mut c = phone("C");
         let bound = c.activate(&app.base, &code, "97531", false, now(&app)).await.unwrap();
         let op = a.pending(None, now(&app)).await.unwrap().remove(0);
-        a.approve(None, &op.id, &Unlock::pin(PIN), now(&app)).await.unwrap();
+        a.approve(None, &op.id, &Unlock::pin(PIN), None, now(&app)).await.unwrap();
         app.advance(std::time::Duration::from_secs(16 * 60));
         assert!(c.commit(&bound.binding, "97531").await.is_err(), "too late");
         assert_eq!(count(&app, "binding.failed").await, 10, "a late commit spends no PIN attempt");

@@ -255,3 +255,16 @@ pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<()> {
     sqlx::query("UPDATE bindings SET last_used_at = $2 WHERE id = $1").bind(id).bind(now).execute(&mut *conn).await?;
     Ok(())
 }
+
+/// Accepts a login-OTP time step for a binding once (P8): `false` if this or a later
+/// step was accepted before.
+pub async fn accept_login_otp_step(conn: &mut Conn, id: &str, step: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE bindings SET login_otp_step = $2 WHERE id = $1 AND (login_otp_step IS NULL OR login_otp_step < $2)",
+    )
+    .bind(id)
+    .bind(step)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
