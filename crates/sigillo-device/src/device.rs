@@ -142,6 +142,12 @@ impl<K: Keystore> Device<K> {
         unb64(pinned).ok_or_else(|| DeviceError::State("the pinned master key is corrupt".into()))
     }
 
+    /// Points the phone at another address of the same bank (another node behind the
+    /// load balancer); the pinned master key still has to match on every answer.
+    pub fn set_server(&mut self, base: &str) {
+        self.state.server = Some(base.trim_end_matches('/').to_owned());
+    }
+
     /// Pins the server's master key at first contact (a real app ships it instead), and
     /// refuses a server whose key changed.
     async fn contact(&mut self, server: &str) -> Result<Vec<u8>> {

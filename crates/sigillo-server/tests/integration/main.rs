@@ -9,6 +9,7 @@ mod devices;
 mod lockout;
 mod login;
 mod logs;
+mod operations;
 mod operator;
 mod outbox;
 mod recovery;

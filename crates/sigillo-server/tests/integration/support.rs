@@ -29,6 +29,9 @@ pub struct TestApp {
     pub services: Services,
     pub clock: Arc<ManualClock>,
     pub db: Option<TestDb>,
+    /// The node's configuration and key: a second node on the same database shares them.
+    pub cfg: Config,
+    kek: Kek,
     shutdown: watch::Sender<bool>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -52,7 +55,16 @@ impl TestApp {
         tweak(&mut cfg);
         let clock = Arc::new(ManualClock::new(START));
         let kek = Kek::generate(&mut rand::rngs::OsRng);
-        let app = App::build(cfg, clock.clone(), kek).await.expect("build app");
+        Self::start(cfg, clock, kek, Some(db)).await
+    }
+
+    /// Another node on the same database, with the same key and clock (scale-out).
+    pub async fn second_node(&self) -> Self {
+        Self::start(self.cfg.clone(), self.clock.clone(), self.kek.clone(), None).await
+    }
+
+    async fn start(cfg: Config, clock: Arc<ManualClock>, kek: Kek, db: Option<TestDb>) -> Self {
+        let app = App::build(cfg.clone(), clock.clone(), kek.clone()).await.expect("build app");
         let services = app.services.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -61,7 +73,7 @@ impl TestApp {
             app.serve(listener, rx).await.expect("serve");
         });
         let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { base, client, services, clock, db: Some(db), shutdown, server: Some(server) }
+        Self { base, client, services, clock, db, cfg, kek, shutdown, server: Some(server) }
     }
 
     pub async fn stop(mut self) {

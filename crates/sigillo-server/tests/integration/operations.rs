@@ -1,0 +1,389 @@
+//! Issue 4 end to end over the JSON API, with `sigillo-device` as the phone: pushed
+//! logins with number matching, the login OTP, payments approved by push, by the
+//! transaction OTP from the signed QR and by SMS OTP, and the wake-ups (SSE) that carry
+//! the answer to the waiting client, also from another node.
+
+use crate::each_backend;
+use crate::support::TestApp;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sigillo_core::device::offline::{OfflinePurpose, TransactionQr};
+use sigillo_core::device::{matching, messages::Operation};
+use sigillo_device::keystore::FileKeystore;
+use sigillo_device::prompt::Unlock;
+use sigillo_device::state::State;
+use sigillo_device::{Device, DeviceError};
+use sigillo_server::clock::Clock;
+use std::time::Duration;
+
+const PHONE: &str = "+393331234567";
+const PASSWORD: &str = "58301649";
+const PIN: &str = "24680";
+const IBAN: &str = "IT60X0542811101000000123456";
+
+fn now(app: &TestApp) -> u64 {
+    u64::try_from(app.clock.now().0).unwrap()
+}
+
+/// A customer past first access with one bound phone: (user code, session, phone).
+async fn customer_with_phone(app: &TestApp) -> (String, String, Device<FileKeystore>) {
+    let env = app.user_with_phone(PHONE).await;
+    let token = app.activate(&env, PASSWORD, PHONE).await;
+    let resp = app.post("/api/v1/devices/activation", json!({}), Some(&token)).await;
+    let code = resp.json::<Value>().await.unwrap()["code"].as_str().unwrap().to_owned();
+    let mut phone = Device::new(
+        State { version: State::VERSION, ..State::default() },
+        FileKeystore::in_memory(),
+        "Pixel",
+        "android",
+    );
+    phone.activate(&app.base, &code, PIN, false, now(app)).await.unwrap();
+    (env.user_code, token, phone)
+}
+
+/// Reads `status` events of a server-sent-events response.
+struct Events {
+    resp: Response,
+    buf: String,
+}
+
+impl Events {
+    async fn open(app: &TestApp, path: &str, token: Option<&str>) -> Self {
+        let resp = app.get(path, token).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        Self { resp, buf: String::new() }
+    }
+
+    /// The next `status` event's data; panics after `wait`.
+    async fn next(&mut self, wait: Duration) -> Value {
+        tokio::time::timeout(wait, async {
+            loop {
+                if let Some(end) = self.buf.find("\n\n") {
+                    let block: String = self.buf.drain(..end + 2).collect();
+                    if block.lines().any(|l| l == "event: status") {
+                        let data = block.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+                        return serde_json::from_str(data).unwrap();
+                    }
+                    continue;
+                }
+                let chunk = self.resp.chunk().await.unwrap().expect("the stream ended early");
+                self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+            }
+        })
+        .await
+        .expect("no event in time")
+    }
+}
+
+async fn start_login(app: &TestApp, user: &str) -> (String, Value) {
+    let resp = app.post("/api/v1/login", json!({ "username": user, "password": PASSWORD }), None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    (body["flow"].as_str().unwrap().to_owned(), body)
+}
+
+fn server_error(e: &DeviceError) -> (u16, &str) {
+    match e {
+        DeviceError::Server { status, code, .. } => (*status, code.as_str()),
+        other => panic!("expected a server refusal, got {other:?}"),
+    }
+}
+
+/// DESIGN flow 3: the password pushes a login to the phone; the page shows one number,
+/// the phone three; approving with the number on the page wakes the waiting client at
+/// once (SSE) with the session; another number refuses the login as suspected fraud.
+/// Requirements: R1, R6, R12, P3, P8.
+#[tokio::test]
+async fn a_pushed_login_is_approved_with_the_number_on_the_page() {
+    each_backend!(|app| {
+        let (user, _, phone) = customer_with_phone(&app).await;
+
+        let (flow, body) = start_login(&app, &user).await;
+        assert_eq!(body["methods"], json!(["push", "otp", "sms"]));
+        let number = u8::try_from(body["number"].as_u64().unwrap()).unwrap();
+        let mut events = Events::open(&app, &format!("/api/v1/login/{flow}/events"), None).await;
+        assert_eq!(events.next(Duration::from_secs(5)).await["status"], "pending");
+
+        let ops = phone.pending(None, now(&app)).await.unwrap();
+        assert_eq!(ops.len(), 1);
+        assert_eq!(ops[0].kind, matching::LOGIN_KIND);
+        let offered = ops[0].numbers.expect("a login offers three numbers");
+        assert!(offered.contains(&number));
+        // The app refuses to approve a login without one of the offered numbers.
+        let not_offered = (10..=99).find(|n| !offered.contains(n)).unwrap();
+        let err = phone.approve(None, &ops[0].id, &Unlock::pin(PIN), Some(not_offered), now(&app)).await;
+        assert!(matches!(err, Err(DeviceError::State(_))));
+
+        phone.approve(None, &ops[0].id, &Unlock::pin(PIN), Some(number), now(&app)).await.unwrap();
+        let approved = events.next(Duration::from_secs(5)).await;
+        assert_eq!(approved["status"], "approved");
+        let token = approved["token"].as_str().expect("the session comes with the event");
+        let me: Value = app.get("/api/v1/me", Some(token)).await.json().await.unwrap();
+        assert_eq!(me["user_code"], user.as_str());
+        assert!(phone.pending(None, now(&app)).await.unwrap().is_empty(), "decided once (P8)");
+
+        // Another number: the login is refused and the attempt is suspected fraud.
+        let (flow, body) = start_login(&app, &user).await;
+        let number = u8::try_from(body["number"].as_u64().unwrap()).unwrap();
+        let op = phone.pending(None, now(&app)).await.unwrap().remove(0);
+        let wrong = op.numbers.unwrap().into_iter().find(|n| *n != number).unwrap();
+        let err = phone.approve(None, &op.id, &Unlock::pin(PIN), Some(wrong), now(&app)).await.unwrap_err();
+        assert_eq!(server_error(&err), (409, "wrong_number"));
+        let status: Value = app.get(&format!("/api/v1/login/{flow}"), None).await.json().await.unwrap();
+        assert_eq!(status["status"], "rejected");
+        assert!(app.audit_actions().await.iter().any(|a| a == "operation.number_mismatch"));
+
+        // "Non sono io": the phone rejects; the client learns it at once.
+        let (flow, _) = start_login(&app, &user).await;
+        let mut events = Events::open(&app, &format!("/api/v1/login/{flow}/events"), None).await;
+        events.next(Duration::from_secs(5)).await;
+        let op = phone.pending(None, now(&app)).await.unwrap().remove(0);
+        phone.reject(None, &op.id, now(&app)).await.unwrap();
+        assert_eq!(events.next(Duration::from_secs(5)).await["status"], "rejected");
+    });
+}
+
+/// The offline login OTP ("Genera OTP → OTP login"): accepted as the second step, each
+/// time step once; a wrong PIN makes a wrong code that counts against the phone, and the
+/// count suspends it at the limit with an alert. Requirements: R1, R7, R8, P2, P4, P8.
+#[tokio::test]
+async fn the_login_otp_signs_in_once_per_time_step_and_wrong_pins_count() {
+    each_backend!(|app| {
+        let (user, _, phone) = customer_with_phone(&app).await;
+        let code = phone.login_otp(None, PIN, now(&app)).unwrap();
+        assert_eq!(code.len(), 6);
+        let (flow, _) = start_login(&app, &user).await;
+        let resp = app.post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": code }), None).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.json::<Value>().await.unwrap()["token"].is_string());
+        assert!(phone.pending(None, now(&app)).await.unwrap().is_empty(), "the pushed login left the phone");
+
+        // The same code again, on a new login: refused (P8).
+        let (flow, _) = start_login(&app, &user).await;
+        let resp = app.post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": code }), None).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        app.advance(Duration::from_secs(30));
+        let fresh = phone.login_otp(None, PIN, now(&app)).unwrap();
+        let resp = app.post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": fresh }), None).await;
+        assert_eq!(resp.status(), StatusCode::OK, "the next time step works");
+
+        // Five wrong PINs: five wrong codes, all counted; then even the right code fails.
+        app.advance(Duration::from_secs(30));
+        for (i, pin) in ["11111", "22222", "33333", "44444", "55555"].iter().enumerate() {
+            let (flow, _) = start_login(&app, &user).await;
+            let wrong = phone.login_otp(None, pin, now(&app)).unwrap();
+            let resp = app.post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": wrong }), None).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "wrong PIN {i}");
+        }
+        let (flow, _) = start_login(&app, &user).await;
+        let right = phone.login_otp(None, PIN, now(&app)).unwrap();
+        let resp = app.post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": right }), None).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "the PIN is suspended");
+        assert!(app.audit_actions().await.iter().any(|a| a == "device.suspended"));
+        assert!(app.outbox().await.iter().any(|m| m.channel == "sms" && m.body.contains("sospeso")));
+    });
+}
+
+/// P4 against an independent implementation: the Python `oath` package computes the
+/// login TOTP (RFC 6238, SHA-256, 6 digits, 30 s) from the same derived key, and the
+/// server accepts it.
+#[tokio::test]
+async fn python_oath_computes_login_codes_the_server_accepts() {
+    each_backend!(|app| {
+        let (user, _, phone) = customer_with_phone(&app).await;
+        let key = phone.offline_key(None, PIN, OfflinePurpose::Login).unwrap();
+        let secs = now(&app) / 1000;
+        let script = format!(
+            "import hashlib, oath; print(oath.totp('{}', format='dec6', period=30, t={secs}, hash=hashlib.sha256))",
+            hex::encode(*key)
+        );
+        let out = std::process::Command::new("python3").args(["-c", &script]).output().expect("python3");
+        assert!(out.status.success(), "python oath: {}", String::from_utf8_lossy(&out.stderr));
+        let code = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        assert_eq!(code, phone.login_otp(None, PIN, now(&app)).unwrap());
+        let (flow, _) = start_login(&app, &user).await;
+        let resp = app.post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": code }), None).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    });
+}
+
+async fn create_payment(app: &TestApp, token: &str, body: Value) -> Response {
+    app.post("/api/v1/operations", body, Some(token)).await
+}
+
+fn transfer(amount: &str) -> Value {
+    json!({ "kind": "payment", "amount": amount, "currency": "EUR", "payee": "Mario Rossi", "iban": IBAN })
+}
+
+/// DESIGN flow 4 by push: bad input is a 400 naming the field and stores nothing; a valid
+/// payment reaches the phone as signed bytes showing amount, payee and IBAN, and the
+/// approval wakes the waiting client. Requirements: R9, R10, R11, R12, R13, P5, P6.
+#[tokio::test]
+async fn a_payment_is_approved_on_the_phone_from_the_bytes_it_shows() {
+    each_backend!(|app| {
+        let (_, token, phone) = customer_with_phone(&app).await;
+        for (bad, field) in [
+            (
+                json!({ "kind": "payment", "amount": "12.50", "currency": "EUR", "payee": "Mario Rossi", "iban": "IT60X0542811101000000123457" }),
+                "iban",
+            ),
+            (
+                json!({ "kind": "payment", "amount": "12.505", "currency": "EUR", "payee": "Mario Rossi", "iban": IBAN }),
+                "amount",
+            ),
+            (
+                json!({ "kind": "payment", "amount": "12.50", "currency": "EUX", "payee": "Mario Rossi", "iban": IBAN }),
+                "currency",
+            ),
+            (
+                json!({ "kind": "payment", "amount": "-1", "currency": "EUR", "payee": "Mario Rossi", "iban": IBAN }),
+                "amount",
+            ),
+            (
+                json!({ "kind": "payment", "amount": "1", "currency": "EUR", "payee": "Mario\u{202e}Rossi", "iban": IBAN }),
+                "payee",
+            ),
+        ] {
+            let resp = create_payment(&app, &token, bad).await;
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!((body["error"].as_str(), body["field"].as_str()), (Some("invalid_request"), Some(field)));
+        }
+        let list: Value = app.get("/api/v1/operations", Some(&token)).await.json().await.unwrap();
+        assert_eq!(list, json!([]), "nothing stored");
+
+        let resp = create_payment(&app, &token, transfer("12.5")).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let op: Value = resp.json().await.unwrap();
+        assert_eq!(op["status"], "pending");
+        assert_eq!(op["methods"], json!(["push", "otp", "sms"]));
+        assert!(op["qr"].as_str().unwrap().starts_with("SIGILLOTX1:"));
+        let id = op["id"].as_str().unwrap();
+        let mut events = Events::open(&app, &format!("/api/v1/operations/{id}/events"), Some(&token)).await;
+        assert_eq!(events.next(Duration::from_secs(5)).await["status"], "pending");
+
+        let pending = phone.pending(None, now(&app)).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        let shown: Vec<(&str, &str)> = pending[0].fields.iter().map(|(l, v)| (l.as_str(), v.as_str())).collect();
+        assert_eq!(shown, [("amount", "12.50"), ("currency", "EUR"), ("payee", "Mario Rossi"), ("iban", IBAN)]);
+        phone.approve(None, id, &Unlock::pin(PIN), None, now(&app)).await.unwrap();
+        let done = events.next(Duration::from_secs(5)).await;
+        assert_eq!((done["status"].as_str(), done["method"].as_str()), (Some("approved"), Some("push")));
+        let again = phone.approve(None, id, &Unlock::pin(PIN), None, now(&app)).await.unwrap_err();
+        assert!(matches!(again, DeviceError::State(_)), "no longer pending on the phone");
+        let resp = app.post(&format!("/api/v1/operations/{id}/otp"), json!({ "code": "12345678" }), Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::GONE, "decided once (P8)");
+    });
+}
+
+/// DESIGN flow 4 offline: the app checks the QR's signature, shows the payment from the
+/// signed bytes and computes the transaction OTP over them; one cent or one IBAN
+/// character more gives a code the server refuses (counted), the right one approves
+/// once. Requirements: R10, R11, R12, R13, P4, P5, P6, P8.
+#[tokio::test]
+async fn the_transaction_otp_is_bound_to_amount_and_payee() {
+    each_backend!(|app| {
+        let (_, token, phone) = customer_with_phone(&app).await;
+        let op: Value = create_payment(&app, &token, transfer("250.00")).await.json().await.unwrap();
+        let id = op["id"].as_str().unwrap();
+        let qr = op["qr"].as_str().unwrap();
+        let scanned = phone.transaction_otp(None, qr, PIN).unwrap();
+        assert_eq!(scanned.id, id);
+        assert!(scanned.fields.contains(&("payee".into(), "Mario Rossi".into())));
+        assert!(scanned.fields.contains(&("amount".into(), "250.00".into())));
+        assert_eq!(scanned.code.len(), 8);
+
+        // A QR whose signature does not match is refused by the app (P6).
+        let forged = qr.replace(&qr[12..16], "AAAA");
+        assert!(phone.transaction_otp(None, &forged, PIN).is_err());
+
+        // Codes for a changed amount or IBAN, made with the right key: refused.
+        let key = phone.offline_key(None, PIN, OfflinePurpose::Transaction).unwrap();
+        let original = TransactionQr::verify(qr, &app.services.master_public_key()).unwrap();
+        let mut op_bytes = Operation::decode(&original.operation).unwrap();
+        for (label, changed) in [("amount", "250.01"), ("iban", "IT60X0542811101000000123457")] {
+            let mut tampered = op_bytes.clone();
+            tampered.fields.iter_mut().find(|(l, _)| l == label).unwrap().1 = changed.into();
+            let code = TransactionQr { operation: tampered.encode(), nonce: original.nonce.clone() }.code(&key);
+            assert_ne!(code, scanned.code);
+            let resp = app.post(&format!("/api/v1/operations/{id}/otp"), json!({ "code": code }), Some(&token)).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{label} changed");
+        }
+        op_bytes.fields.clear();
+        let resp =
+            app.post(&format!("/api/v1/operations/{id}/otp"), json!({ "code": scanned.code }), Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!((body["status"].as_str(), body["method"].as_str()), (Some("approved"), Some("transaction_otp")));
+        let resp =
+            app.post(&format!("/api/v1/operations/{id}/otp"), json!({ "code": scanned.code }), Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::GONE, "once (P8)");
+        let failures = app.audit_actions().await.iter().filter(|a| *a == "operation.code_failed").count();
+        assert_eq!(failures, 2, "each wrong code counted against the operation");
+    });
+}
+
+/// Customers without the app: the SMS OTP of a payment states amount and payee and is
+/// bound to that payment; five wrong codes fail it. Requirements: R10, R12, R14, P2, P9.
+#[tokio::test]
+async fn without_the_app_a_payment_is_approved_by_an_sms_that_names_it() {
+    each_backend!(|app| {
+        let env = app.user_with_phone(PHONE).await;
+        let token = app.activate(&env, PASSWORD, PHONE).await;
+        let op: Value = create_payment(&app, &token, transfer("12.50")).await.json().await.unwrap();
+        assert_eq!(op["methods"], json!(["sms"]));
+        assert!(op.get("qr").is_none());
+        let id = op["id"].as_str().unwrap().to_owned();
+        let resp = app.post(&format!("/api/v1/operations/{id}/sms"), json!({}), Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        let sms = app.outbox().await.into_iter().rev().find(|m| m.channel == "sms").unwrap();
+        assert!(sms.body.contains("12.50 EUR") && sms.body.contains("Mario Rossi"), "{}", sms.body);
+        let code = app.last_otp(PHONE).await;
+        let resp = app.post(&format!("/api/v1/operations/{id}/otp"), json!({ "code": code }), Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+
+        // The code of one payment does not approve another; five wrong codes fail it.
+        let other: Value = create_payment(&app, &token, transfer("13.00")).await.json().await.unwrap();
+        let other = other["id"].as_str().unwrap().to_owned();
+        app.post(&format!("/api/v1/operations/{other}/sms"), json!({}), Some(&token)).await;
+        let right = app.last_otp(PHONE).await;
+        let wrong = if right == "000000" { "000001" } else { "000000" };
+        let resp = app.post(&format!("/api/v1/operations/{other}/otp"), json!({ "code": code }), Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "another payment's code");
+        for _ in 0..4 {
+            let resp =
+                app.post(&format!("/api/v1/operations/{other}/otp"), json!({ "code": wrong }), Some(&token)).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        }
+        let resp = app.post(&format!("/api/v1/operations/{other}/otp"), json!({ "code": right }), Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::GONE, "failed after five wrong codes");
+        let status: Value = app.get(&format!("/api/v1/operations/{other}"), Some(&token)).await.json().await.unwrap();
+        assert_eq!(status["status"], "failed");
+    });
+}
+
+/// Scale-out (DESIGN.md): two nodes on one PostgreSQL; the client waits on node A, the
+/// phone approves through node B, and A's stream moves on at once (LISTEN/NOTIFY).
+#[tokio::test]
+async fn an_approval_on_one_node_wakes_the_client_on_another() {
+    for backend in sigillo_store::testing::backends() {
+        if backend != sigillo_store::Backend::Postgres {
+            continue;
+        }
+        let a = TestApp::spawn(backend).await;
+        let b = a.second_node().await;
+        let (_, token, mut phone) = customer_with_phone(&a).await;
+        phone.set_server(&b.base);
+        let op: Value = create_payment(&a, &token, transfer("99.99")).await.json().await.unwrap();
+        let id = op["id"].as_str().unwrap();
+        let mut events = Events::open(&a, &format!("/api/v1/operations/{id}/events"), Some(&token)).await;
+        assert_eq!(events.next(Duration::from_secs(5)).await["status"], "pending");
+        phone.approve(None, id, &Unlock::pin(PIN), None, now(&a)).await.unwrap();
+        // Well under the streams' 10 s safety-net re-read: the wake-up came from B.
+        let done = events.next(Duration::from_secs(3)).await;
+        assert_eq!(done["status"], "approved");
+        b.stop().await;
+        a.stop().await;
+    }
+}
