@@ -97,6 +97,20 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Opens a signed GET whose answer is a stream (server-sent events).
+    pub async fn stream(&self, path: &str, proof: &Proof) -> Result<reqwest::Response> {
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("Sigillo-Binding", &proof.binding)
+            .header("Sigillo-Challenge", &proof.challenge)
+            .header("Sigillo-Signature", &proof.signatures)
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        check(req.send().await?).await
+    }
+}
+
 /// The response if it succeeded; the server's refusal as [`DeviceError::Server`] otherwise.
 async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
     if resp.status().is_success() {

@@ -98,6 +98,11 @@ pub struct ScannedOperation {
 }
 
 #[derive(Debug, Deserialize)]
+struct PendingEvent {
+    pending: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
 struct KeyReplaced {
     server_key: String,
     signature: String,
@@ -328,6 +333,13 @@ impl<K: Keystore> Device<K> {
         signs: Signs<'_>,
     ) -> Result<Option<T>> {
         let client = self.client()?;
+        let proof = self.proof(&client, user, unlock, signs).await?;
+        client.signed(method.clone(), path, body, &proof).await
+    }
+
+    /// A fresh challenge and the signatures over `signs`: possession always, plus the
+    /// second factor `unlock` gives.
+    async fn proof(&self, client: &Client, user: &UserBinding, unlock: Option<&Unlock>, signs: Signs<'_>) -> Result<Proof> {
         let (challenge, challenge_text) = client.challenge(&user.binding).await?;
         let message = |factor: Factor| match &signs {
             Signs::Request { method, path, body } => {
@@ -357,8 +369,7 @@ impl<K: Keystore> Device<K> {
             }
             None => {}
         }
-        let proof = Proof { binding: user.binding.clone(), challenge: challenge_text, signatures: signatures.header() };
-        client.signed(method.clone(), path, body, &proof).await
+        Ok(Proof { binding: user.binding.clone(), challenge: challenge_text, signatures: signatures.header() })
     }
 
     /// The binding's status on the server (possession only); the local copy follows.
@@ -526,6 +537,33 @@ impl<K: Keystore> Device<K> {
             });
         }
         Ok(out)
+    }
+
+    /// Listens to the phone's event stream (`GET /device/v1/events`, signed with
+    /// possession): `on_pending` gets the ids of the pending operations now and after each
+    /// change, until it returns `false` or the server ends the stream. A real app would be
+    /// woken by a push notification instead; this is what `sigillo-device listen` runs.
+    pub async fn listen(&self, id: Option<&str>, mut on_pending: impl FnMut(Vec<String>) -> bool) -> Result<()> {
+        let user = self.state.user(id)?;
+        let client = self.client()?;
+        let path = "/device/v1/events";
+        let signs = Signs::Request { method: &Method::GET, path, body: &[] };
+        let proof = self.proof(&client, user, None, signs).await?;
+        let mut stream = client.stream(path, &proof).await?;
+        let mut buf = String::new();
+        while let Some(chunk) = stream.chunk().await? {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
+                let event: PendingEvent =
+                    serde_json::from_str(data).map_err(|e| protocol(&format!("unexpected event: {e}")))?;
+                if !on_pending(event.pending) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Approves an operation with the PIN or biometry: the signatures cover the exact

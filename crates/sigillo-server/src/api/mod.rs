@@ -42,7 +42,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::device_api::handlers::biometry_off, crate::device_api::handlers::push,
         crate::device_api::handlers::primary, crate::device_api::handlers::login,
         crate::device_api::handlers::operations, crate::device_api::handlers::approve,
-        crate::device_api::handlers::reject,
+        crate::device_api::handlers::reject, crate::device_api::handlers::events,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

@@ -11,6 +11,11 @@ use crate::service::binding::{Activated, ActivationRequest, DeviceView, KeyRepla
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use crate::api::sse::{Followed, follow};
+use crate::events::Topic;
+use futures::Stream;
+use std::convert::Infallible;
 use serde::{Deserialize, Serialize};
 use sigillo_core::device::keys::Factor;
 use sigillo_core::device::{b64, unb64};
@@ -289,6 +294,43 @@ pub async fn operations(
     req: Signed,
 ) -> Result<Json<Vec<PendingOperation>>, ApiError> {
     Ok(Json(state.services.pending_operations(&req.proof, &req.message(), &origin).await?))
+}
+
+/// The phone's event stream (server-sent events): a `pending` event with the ids of the
+/// operations waiting for it, now and at every change, for as long as the phone keeps it
+/// open. It wakes `sigillo-device listen`; a real app is woken by push instead, and either
+/// then lists the operations with `GET /device/v1/operations`. Signed: possession.
+#[utoipa::path(get, path = "/device/v1/events", tag = "device",
+    responses((status = 200, description = "text/event-stream of `pending` events `{\"pending\": [ids]}`", content_type = "text/event-stream"),
+              (status = 401, body = ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    ApiOrigin(origin): ApiOrigin,
+    req: Signed,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let ctx = state.services.authenticate_listener(&req.proof, &req.message(), &origin).await?;
+    let (user, binding) = (ctx.user.id.clone(), ctx.binding.id.clone());
+    let woken = state.services.events.subscribe(Topic::User(user.clone()));
+    let first = PendingIds(state.services.pending_ids(&user, &binding).await?);
+    let fetch = move || {
+        let (state, user, binding) = (state.clone(), user.clone(), binding.clone());
+        async move { state.services.pending_ids(&user, &binding).await.ok().map(PendingIds) }
+    };
+    Ok(Sse::new(follow(woken, first, fetch)).keep_alive(KeepAlive::default()))
+}
+
+struct PendingIds(Vec<String>);
+
+impl Followed for PendingIds {
+    fn key(&self) -> String {
+        self.0.join(",")
+    }
+    fn is_final(&self) -> bool {
+        false
+    }
+    fn event(&self) -> Event {
+        Event::default().event("pending").json_data(serde_json::json!({ "pending": self.0 })).unwrap_or_default()
+    }
 }
 
 /// The body of an approval: for a login, the number the customer picked (number

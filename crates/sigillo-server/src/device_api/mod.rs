@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/device/v1/bindings/{id}/primary", put(handlers::primary))
         .route("/device/v1/login", post(handlers::login))
         .route("/device/v1/operations", get(handlers::operations))
+        .route("/device/v1/events", get(handlers::events))
         .route("/device/v1/operations/{id}/approve", post(handlers::approve))
         .route("/device/v1/operations/{id}/reject", post(handlers::reject))
 }

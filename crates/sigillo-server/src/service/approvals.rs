@@ -51,6 +51,23 @@ impl Services {
             .collect())
     }
 
+    /// Authenticates a phone that opens its event stream (possession, active binding).
+    pub async fn authenticate_listener(
+        &self,
+        proof: &DeviceProof,
+        message: &(dyn Fn(Factor) -> Vec<u8> + Sync),
+        origin: &Origin,
+    ) -> ServiceResult<super::device_auth::DeviceCtx> {
+        self.authenticate_device(proof, Need::Possession, &[BindingStatus::Active], message, origin).await
+    }
+
+    /// The ids of what a phone may approve now, oldest first (not its own binding).
+    pub async fn pending_ids(&self, user_id: &str, binding_id: &str) -> ServiceResult<Vec<String>> {
+        let mut conn = self.store.conn().await?;
+        let ops = operations::pending_for_user(&mut conn, user_id, self.now().0).await?;
+        Ok(ops.into_iter().filter(|op| op.subject.as_deref() != Some(binding_id)).map(|op| op.id).collect())
+    }
+
     /// Approves an operation: the signatures must cover its stored bytes (P5) and, for a
     /// login, the number the customer picked, which must be the one the web page shows.
     pub async fn approve_operation(
