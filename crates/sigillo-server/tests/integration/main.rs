@@ -11,6 +11,7 @@ mod login;
 mod logs;
 mod operator;
 mod outbox;
+mod push;
 mod recovery;
 mod session;
 mod web;
