@@ -95,7 +95,8 @@ impl Services {
     }
 
     /// Wakes the user's phones for an operation: one push per active binding with a
-    /// registered token, in the caller's transaction. `kind` is the operation's kind
+    /// registered token that is its phone's primary user (`bindings::push_targets`), in
+    /// the caller's transaction. `kind` is the operation's kind
     /// (`login`, `payment`); `expires_at` its expiry, after which the note is not sent.
     /// Returns how many were queued (none is fine: the app lists pending operations).
     pub async fn notify_phones(

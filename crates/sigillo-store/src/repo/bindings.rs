@@ -264,11 +264,14 @@ pub struct PushTarget {
     pub token: String,
 }
 
-/// The user's active bindings that registered a push token, oldest first.
+/// The phones to wake for the user: active bindings that are their phone's primary user
+/// (DESIGN flow 3: the push goes to the primary devices) and registered a push token,
+/// oldest first.
 pub async fn push_targets(conn: &mut Conn, user_id: &str) -> Result<Vec<PushTarget>> {
     let rows = sqlx::query(
         "SELECT id, push_provider, push_token FROM bindings \
-         WHERE user_id = $1 AND status = 'active' AND push_provider IS NOT NULL AND push_token IS NOT NULL \
+         WHERE user_id = $1 AND status = 'active' AND is_primary = 1 \
+           AND push_provider IS NOT NULL AND push_token IS NOT NULL \
          ORDER BY created_at, id",
     )
     .bind(user_id)
