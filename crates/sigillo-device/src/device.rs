@@ -339,7 +339,13 @@ impl<K: Keystore> Device<K> {
 
     /// A fresh challenge and the signatures over `signs`: possession always, plus the
     /// second factor `unlock` gives.
-    async fn proof(&self, client: &Client, user: &UserBinding, unlock: Option<&Unlock>, signs: Signs<'_>) -> Result<Proof> {
+    async fn proof(
+        &self,
+        client: &Client,
+        user: &UserBinding,
+        unlock: Option<&Unlock>,
+        signs: Signs<'_>,
+    ) -> Result<Proof> {
         let (challenge, challenge_text) = client.challenge(&user.binding).await?;
         let message = |factor: Factor| match &signs {
             Signs::Request { method, path, body } => {

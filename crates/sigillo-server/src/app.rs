@@ -6,6 +6,10 @@ use crate::middleware::rate_limit;
 use crate::notify::email::EmailSender;
 use crate::notify::sms::SmsSender;
 use crate::notify::worker::{self, Senders};
+use crate::push::PushSender;
+use crate::push::apns::{ApnsConfig, ApnsSender};
+use crate::push::dev::DevPush;
+use crate::push::fcm::{FcmConfig, FcmSender, ServiceAccount};
 use crate::router::{AppState, router};
 use crate::service::Services;
 use crate::service::operator::Envelope;
@@ -30,10 +34,15 @@ impl App {
     pub async fn build(cfg: Config, clock: Arc<dyn Clock>, kek: Kek) -> anyhow::Result<Self> {
         let store = Store::connect(&cfg.database_url).await?;
         store.migrate().await?;
-        let senders = senders(&cfg)?;
+        let senders = senders(&cfg, &clock)?;
         let limiter = Arc::new(rate_limit::limiter(cfg.rate_limit.per_ip_per_second, cfg.rate_limit.burst));
         let services = Services::new(store, cfg, clock, kek).await?;
-        let state = AppState { services: services.clone(), limiter, web: Arc::new(Web::new()?) };
+        let state = AppState {
+            services: services.clone(),
+            limiter,
+            web: Arc::new(Web::new()?),
+            dev_push: senders.push.dev.clone(),
+        };
         Ok(Self { services, state, senders })
     }
 
@@ -73,7 +82,7 @@ impl App {
     }
 }
 
-fn senders(cfg: &Config) -> anyhow::Result<Senders> {
+fn senders(cfg: &Config, clock: &Arc<dyn Clock>) -> anyhow::Result<Senders> {
     let sms = match (cfg.sms.kind, &cfg.sms.url) {
         (SenderKind::Http, Some(url)) => SmsSender::http(url.clone(), cfg.sms_auth_header()?)?,
         (SenderKind::Http, None) => anyhow::bail!("sms.kind = \"http\" needs sms.url"),
@@ -83,7 +92,53 @@ fn senders(cfg: &Config) -> anyhow::Result<Senders> {
         SenderKind::Smtp => EmailSender::smtp(&cfg.email, cfg.smtp_password()?)?,
         _ => EmailSender::Console,
     };
-    Ok(Senders { sms, email })
+    Ok(Senders { sms, email, push: push_sender(cfg, clock)? })
+}
+
+/// The configured push providers. A missing one is a warning, not an error: approval never
+/// depends on a push (the app lists pending operations). Dev mode records the notes of
+/// missing providers for `GET /dev/push`.
+pub fn push_sender(cfg: &Config, clock: &Arc<dyn Clock>) -> anyhow::Result<PushSender> {
+    let mut push = PushSender::none();
+    if let (Some(apns), Some(key)) = (&cfg.push.apns, cfg.apns_key()?) {
+        let apns_cfg = ApnsConfig {
+            endpoint: apns.endpoint.clone(),
+            key_id: apns.key_id.clone(),
+            team_id: apns.team_id.clone(),
+            topic: apns.topic.clone(),
+        };
+        warn_cleartext("push.apns.endpoint", &apns.endpoint);
+        push.apns = Some(ApnsSender::new(apns_cfg, &key, clock.clone())?);
+    }
+    if let (Some(fcm), Some(json)) = (&cfg.push.fcm, cfg.fcm_service_account()?) {
+        let account = ServiceAccount::from_json(&json)?;
+        let fcm_cfg = FcmConfig {
+            endpoint: fcm.endpoint.clone(),
+            project_id: fcm.project_id.clone().or_else(|| account.project_id.clone()).unwrap_or_default(),
+            token_uri: fcm.token_uri.clone().unwrap_or_else(|| account.token_uri.clone()),
+        };
+        warn_cleartext("push.fcm.endpoint", &fcm_cfg.endpoint);
+        warn_cleartext("push.fcm.token_uri", &fcm_cfg.token_uri);
+        push.fcm = Some(FcmSender::new(fcm_cfg, &account, clock.clone())?);
+    }
+    if cfg.dev_mode && (push.apns.is_none() || push.fcm.is_none()) {
+        push.dev = Some(DevPush::new(clock.clone()));
+    }
+    for (name, missing) in [("apns", push.apns.is_none()), ("fcm", push.fcm.is_none())] {
+        if missing && !cfg.dev_mode {
+            tracing::warn!(
+                provider = name,
+                "push.{name} is not configured: phones registered with it get no notifications"
+            );
+        }
+    }
+    Ok(push)
+}
+
+fn warn_cleartext(key: &str, url: &str) {
+    if url.starts_with("http://") {
+        tracing::warn!(key, "push provider endpoint in cleartext: tests only");
+    }
 }
 
 /// Dev mode: a demo user so a newcomer can try the flows at once. Created on the first

@@ -1,7 +1,8 @@
 //! Configuration: defaults < file < `SIGILLO_*` environment < command-line flags.
 //!
 //! Unknown keys are refused (a typo must not silently fall back to a default). Secrets
-//! can come from files (`kek_file`, `sms.auth_header_file`, `email.smtp_password_file`) so
+//! can come from files (`kek_file`, `sms.auth_header_file`, `email.smtp_password_file`,
+//! `push.apns.key_file`, `push.fcm.service_account_file`) so
 //! they stay out of the environment and the config file. `sigillo config example`
 //! prints `sigillo.example.toml`, which a test keeps equal to the defaults.
 
@@ -41,6 +42,7 @@ pub struct Config {
     pub sms: Sms,
     pub email: Email,
     pub outbox: Outbox,
+    pub push: Push,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +146,73 @@ pub struct Outbox {
     pub max_attempts: u32,
 }
 
+/// Push notifications to bound phones (issue 4). A provider left out is skipped, with a
+/// warning at start-up; dev mode records the notes of missing providers at `GET /dev/push`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Push {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apns: Option<Apns>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fcm: Option<Fcm>,
+}
+
+/// Apple Push Notification service with token-based authentication.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Apns {
+    /// The `.p8` signing key's PEM text. Prefer `key_file`.
+    pub key: Option<String>,
+    pub key_file: Option<PathBuf>,
+    /// The key's 10-character id (the JWT's `kid`).
+    pub key_id: String,
+    /// The Apple developer team id (the JWT's `iss`).
+    pub team_id: String,
+    /// The app's bundle id (`apns-topic`).
+    pub topic: String,
+    /// `https://api.push.apple.com` or the sandbox, `https://api.sandbox.push.apple.com`.
+    pub endpoint: String,
+}
+
+/// Firebase Cloud Messaging HTTP v1 with a service account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fcm {
+    /// The service account's JSON key. Prefer `service_account_file`.
+    pub service_account: Option<String>,
+    pub service_account_file: Option<PathBuf>,
+    /// Defaults to the service account's `project_id`.
+    pub project_id: Option<String>,
+    pub endpoint: String,
+    /// Defaults to the service account's `token_uri`.
+    pub token_uri: Option<String>,
+}
+
+impl Default for Apns {
+    fn default() -> Self {
+        Self {
+            key: None,
+            key_file: None,
+            key_id: String::new(),
+            team_id: String::new(),
+            topic: String::new(),
+            endpoint: crate::push::apns::PRODUCTION.into(),
+        }
+    }
+}
+
+impl Default for Fcm {
+    fn default() -> Self {
+        Self {
+            service_account: None,
+            service_account_file: None,
+            project_id: None,
+            endpoint: crate::push::fcm::ENDPOINT.into(),
+            token_uri: None,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -161,6 +230,7 @@ impl Default for Config {
             sms: Sms::default(),
             email: Email::default(),
             outbox: Outbox::default(),
+            push: Push::default(),
         }
     }
 }
@@ -232,6 +302,7 @@ const ENV_KEYS: &[&str] = &[
     "sms",
     "email",
     "outbox",
+    "push",
 ];
 
 /// Command-line overrides (the last layer).
@@ -318,6 +389,24 @@ impl Config {
                 bail!("kek or kek_file is required outside dev mode (P7)");
             }
         }
+        if let Some(apns) = &self.push.apns {
+            if apns.key_id.is_empty() || apns.team_id.is_empty() || apns.topic.is_empty() {
+                bail!("push.apns: key_id, team_id and topic are required");
+            }
+            if apns.key.is_none() && apns.key_file.is_none() {
+                bail!("push.apns: set key_file (or key)");
+            }
+            endpoint_ok("push.apns.endpoint", &apns.endpoint)?;
+        }
+        if let Some(fcm) = &self.push.fcm {
+            if fcm.service_account.is_none() && fcm.service_account_file.is_none() {
+                bail!("push.fcm: set service_account_file (or service_account)");
+            }
+            endpoint_ok("push.fcm.endpoint", &fcm.endpoint)?;
+            if let Some(uri) = &fcm.token_uri {
+                endpoint_ok("push.fcm.token_uri", uri)?;
+            }
+        }
         if self.sms.kind == SenderKind::Smtp || self.email.kind == SenderKind::Http {
             bail!("sms.kind is console or http; email.kind is console or smtp");
         }
@@ -358,6 +447,31 @@ impl Config {
     pub fn smtp_password(&self) -> anyhow::Result<Option<String>> {
         secret(&self.email.smtp_password, &self.email.smtp_password_file)
     }
+
+    /// The APNs signing key's PEM text, when APNs is configured.
+    pub fn apns_key(&self) -> anyhow::Result<Option<String>> {
+        match &self.push.apns {
+            Some(apns) => secret(&apns.key, &apns.key_file),
+            None => Ok(None),
+        }
+    }
+
+    /// The FCM service account's JSON, when FCM is configured.
+    pub fn fcm_service_account(&self) -> anyhow::Result<Option<String>> {
+        match &self.push.fcm {
+            Some(fcm) => secret(&fcm.service_account, &fcm.service_account_file),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A provider endpoint is an absolute `https://` URL; `http://` is accepted for tests
+/// (spoken to in HTTP/2 cleartext for APNs) and warned about at start-up.
+fn endpoint_ok(key: &str, url: &str) -> anyhow::Result<()> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        bail!("{key} must be an https:// URL");
+    }
+    Ok(())
 }
 
 fn secret(inline: &Option<String>, file: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
@@ -394,6 +508,7 @@ mod tests {
             sms: example.sms.clone(),
             email: example.email.clone(),
             kek_file: example.kek_file.clone(),
+            push: example.push.clone(),
             ..Config::default()
         };
         assert_eq!(example, expected);
@@ -443,5 +558,20 @@ mod tests {
         assert!(Config::from_toml("[security.password]\nkind = \"numeric\"\nmin_length = 6\nmax_length = 32").is_err());
         assert!(Config::from_toml("dev_mode = false").is_err(), "production needs real senders and a KEK");
         assert!(Config::from_toml("[security]\nsession_idle_secs = 120").is_ok());
+    }
+
+    #[test]
+    fn push_providers_are_optional_but_complete() {
+        let none = Config::from_toml("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(none.push, Push::default());
+        assert!(Config::from_toml("[push.apns]\nkey_id = \"K\"\nteam_id = \"T\"").is_err(), "no topic, no key");
+        let apns = Config::from_toml(
+            "[push.apns]\nkey_file = \"k.p8\"\nkey_id = \"K\"\nteam_id = \"T\"\ntopic = \"it.bank.app\"",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(apns.push.apns.map(|a| a.endpoint).as_deref(), Some("https://api.push.apple.com"));
+        assert!(Config::from_toml("[push.fcm]\nproject_id = \"p\"").is_err(), "no service account");
+        assert!(Config::from_toml("[push.fcm]\nservice_account_file = \"sa.json\"\nendpoint = \"ftp://x\"").is_err());
+        assert!(Config::from_toml("[push.fcm]\nservice_account_file = \"sa.json\"\nkey = \"x\"").is_err());
     }
 }

@@ -8,11 +8,12 @@
 //! # Layout
 //! - [`config`]: layered configuration.
 //! - [`app`]: building the app, the demo user, serving with graceful shutdown.
-//! - [`router`]: routes, layers, `/healthz`, `/metrics`, `/openapi.json`, `/dev/outbox`.
+//! - [`router`]: routes, layers, `/healthz`, `/metrics`, `/openapi.json`, `/dev/outbox`, `/dev/push`.
 //! - [`service`]: the use cases.
 //! - [`api`]: the JSON API. [`web`]: the web pages. [`device_api`]: the app's signed API.
 //! - [`middleware`]: client address, rate limit, security headers.
 //! - [`notify`]: SMS/email texts, senders and the outbox worker.
+//! - [`push`]: push notifications to bound phones (APNs, FCM, dev recorder).
 //! - [`admin`]: `sigillo admin …`.
 //! - [`hasher`]: Argon2 on a fixed pool of threads.
 //! - [`clock`], [`metrics`], [`telemetry`].
@@ -29,6 +30,7 @@ pub mod hasher;
 pub mod metrics;
 pub mod middleware;
 pub mod notify;
+pub mod push;
 pub mod router;
 pub mod service;
 pub mod telemetry;

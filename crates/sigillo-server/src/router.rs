@@ -24,6 +24,8 @@ pub struct AppState {
     pub services: Services,
     pub limiter: Arc<rate_limit::Limiter>,
     pub web: Arc<web::Web>,
+    /// Dev mode's push recorder (`GET /dev/push`).
+    pub dev_push: Option<crate::push::dev::DevPush>,
 }
 
 /// Requests bodies are small forms and JSON: anything bigger is refused.
@@ -42,7 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi));
     if state.services.cfg.dev_mode {
-        app = app.route("/dev/outbox", get(dev_outbox));
+        app = app.route("/dev/outbox", get(dev_outbox)).route("/dev/push", get(dev_push));
     }
     let dev_mode = state.services.cfg.dev_mode;
     let request_id = axum::http::HeaderName::from_static("x-request-id");
@@ -113,6 +115,8 @@ async fn dev_outbox(State(state): State<AppState>) -> Response {
         Ok(messages) => axum::Json(
             messages
                 .into_iter()
+                // Push rows have their own view, `GET /dev/push`.
+                .filter(|m| m.channel != "push")
                 .map(|m| DevMessage {
                     channel: m.channel,
                     to: m.recipient,
@@ -128,6 +132,12 @@ async fn dev_outbox(State(state): State<AppState>) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// Dev mode only: the push notifications sent, newest last
+/// (`{"provider", "token", "op", "kind", "at"}`).
+async fn dev_push(State(state): State<AppState>) -> Response {
+    axum::Json(state.dev_push.map(|d| d.notes()).unwrap_or_default()).into_response()
 }
 
 /// A path fit for logs: segments long enough to be a bearer handle (flow ids, tokens)

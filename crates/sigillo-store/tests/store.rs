@@ -386,3 +386,48 @@ async fn cancelled_begins_leave_the_pool_clean() {
         db.cleanup().await;
     }
 }
+
+/// Issue 4: push rows share the outbox (migration 0004), a user's push targets are their
+/// active, primary bindings with a token, and a dead token is cleared only if it is still the one
+/// registered.
+#[tokio::test]
+async fn push_rows_and_push_targets() {
+    use sigillo_store::repo::bindings::{self, BindingStatus, NewBinding};
+    on_each_backend!(|db| {
+        let u = new_user(&db, "48151624").await;
+        let mut c = db.store.conn().await.unwrap();
+        outbox::enqueue(&mut c, outbox::Channel::Push, "b1", None, b"sealed", NOW).await.unwrap();
+        assert_eq!(outbox::recent(&mut c, 1).await.unwrap()[0].channel, "push");
+        for id in ["b1", "b2", "b3", "b4"] {
+            let nb = NewBinding {
+                id,
+                user_id: &u.id,
+                status: BindingStatus::Active,
+                device_name: "phone",
+                platform: "ios",
+                possession_key: b"p",
+                knowledge_key: b"k",
+                biometry_key: None,
+                server_key: b"s",
+                otp_keys: b"o",
+                fingerprint: "f",
+            };
+            bindings::create(&mut c, &nb, NOW).await.unwrap();
+        }
+        assert!(bindings::set_push_token(&mut c, "b1", "apns", "tok-1").await.unwrap());
+        assert!(bindings::set_push_token(&mut c, "b3", "fcm", "tok-3").await.unwrap());
+        assert!(bindings::transition(&mut c, "b3", BindingStatus::Active, BindingStatus::Blocked, NOW).await.unwrap());
+        assert!(bindings::set_push_token(&mut c, "b4", "apns", "tok-4").await.unwrap());
+        assert!(bindings::set_primary(&mut c, "b4", false).await.unwrap());
+        let targets = bindings::push_targets(&mut c, &u.id).await.unwrap();
+        assert_eq!(targets.len(), 1, "b2 has no token, b3 is blocked, b4 is not its phone's primary user");
+        assert_eq!((targets[0].binding_id.as_str(), targets[0].token.as_str()), ("b1", "tok-1"));
+        assert_eq!(bindings::active_push_token(&mut c, "b3").await.unwrap(), None);
+
+        assert!(!bindings::clear_push_token(&mut c, "b1", "apns", "tok-old").await.unwrap(), "a newer token stays");
+        assert!(bindings::clear_push_token(&mut c, "b1", "apns", "tok-1").await.unwrap());
+        assert_eq!(bindings::active_push_token(&mut c, "b1").await.unwrap(), None);
+        assert!(bindings::push_targets(&mut c, &u.id).await.unwrap().is_empty());
+        drop(c);
+    });
+}

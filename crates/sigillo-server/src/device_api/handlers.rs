@@ -4,6 +4,8 @@
 use super::signed::Signed;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::Body;
+use crate::api::sse::{Followed, follow};
+use crate::events::Topic;
 use crate::middleware::client::ApiOrigin;
 use crate::router::AppState;
 use crate::service::approvals::PendingOperation;
@@ -12,13 +14,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use crate::api::sse::{Followed, follow};
-use crate::events::Topic;
 use futures::Stream;
-use std::convert::Infallible;
 use serde::{Deserialize, Serialize};
 use sigillo_core::device::keys::Factor;
 use sigillo_core::device::{b64, unb64};
+use std::convert::Infallible;
 use utoipa::ToSchema;
 
 fn bytes(field: &'static str, text: &str) -> Result<Vec<u8>, ApiError> {

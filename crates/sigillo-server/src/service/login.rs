@@ -300,11 +300,11 @@ impl Services {
                 "login_otp"
             }
         };
+        // The session is claimed before anyone is woken: a stream waiting on this flow
+        // must not take the session this request answers with.
+        let grant = self.login_status(handle, origin).await?.grant;
         self.close_login_operation(&flow.id, method).await?;
-        match self.login_status(handle, origin).await?.grant {
-            Some(grant) => Ok(grant),
-            None => Err(ServiceError::AuthFailed),
-        }
+        grant.ok_or(ServiceError::AuthFailed)
     }
 
     /// A login OTP a binding made: its time step is accepted once (P8), then the flow is

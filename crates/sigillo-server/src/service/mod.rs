@@ -25,7 +25,6 @@ pub mod login;
 pub mod operations;
 pub mod operator;
 pub mod payments;
-mod push_stub;
 pub mod recovery;
 pub mod secrets;
 pub mod session;

@@ -61,7 +61,7 @@ impl Services {
         };
         let mut tx = self.store.begin().await?;
         operations::create(&mut tx, &new, now.0).await?;
-        self.notify_phones(&mut tx, &user.id, &id, payment.kind(), expires.0, now).await?;
+        self.notify_phones(&mut tx, &user.id, &id, payment.kind(), expires, now).await?;
         audit(
             &mut tx,
             now,

@@ -12,6 +12,7 @@ mod logs;
 mod operations;
 mod operator;
 mod outbox;
+mod push;
 mod recovery;
 mod session;
 mod web;

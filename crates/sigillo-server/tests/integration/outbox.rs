@@ -10,6 +10,7 @@ use sigillo_server::config::{Config, SenderKind, SmtpTls};
 use sigillo_server::notify::email::EmailSender;
 use sigillo_server::notify::sms::SmsSender;
 use sigillo_server::notify::worker::{Senders, deliver_due};
+use sigillo_server::push::PushSender;
 use sigillo_store::testing::backends;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,6 +55,7 @@ async fn sms_survive_a_gateway_outage() {
         let url = start_gateway(gateway.clone()).await;
         let app = TestApp::spawn(backend).await;
         let senders = Senders {
+            push: PushSender::none(),
             sms: SmsSender::http(url, Some("Bearer gw-secret".into())).unwrap(),
             email: EmailSender::Console,
         };
@@ -111,7 +113,11 @@ async fn email_goes_out_over_smtp() {
     cfg.email.smtp_port = port;
     cfg.email.smtp_tls = SmtpTls::None;
     cfg.email.from = "sigillo <no-reply@bank.example>".into();
-    let senders = Senders { sms: SmsSender::Console, email: EmailSender::smtp(&cfg.email, None).unwrap() };
+    let senders = Senders {
+        sms: SmsSender::Console,
+        email: EmailSender::smtp(&cfg.email, None).unwrap(),
+        push: PushSender::none(),
+    };
     let env = app.user().await;
     app.activate(&env, "58301649", "+393331234567").await;
     let delivered = deliver_due(&app.services, &senders).await.unwrap();
@@ -163,7 +169,7 @@ async fn outbox_bodies_are_sealed_at_rest_and_wiped_after_delivery() {
         assert!(!sms.body.windows(code.len()).any(|w| w == code.as_bytes()), "the code is not in the row");
         assert!(!String::from_utf8_lossy(&sms.body).contains("sigillo"), "nor any of the text");
 
-        let senders = Senders { sms: SmsSender::Console, email: EmailSender::Console };
+        let senders = Senders { sms: SmsSender::Console, email: EmailSender::Console, push: PushSender::none() };
         assert_eq!(deliver_due(&app.services, &senders).await.unwrap(), 1);
         let mut conn = app.services.store.conn().await.unwrap();
         let after = sigillo_store::repo::outbox::recent(&mut conn, 10).await.unwrap();

@@ -12,6 +12,7 @@ use sigillo_server::app::App;
 use sigillo_server::clock::ManualClock;
 use sigillo_server::config::Config;
 use sigillo_server::notify::Outgoing;
+use sigillo_server::notify::worker::Senders;
 use sigillo_server::service::Services;
 use sigillo_server::service::operator::Envelope;
 use sigillo_store::Backend;
@@ -27,6 +28,9 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub services: Services,
+    /// The senders the app's own worker uses (dev mode: console, and the push recorder
+    /// behind `GET /dev/push`), for tests that deliver explicitly.
+    pub senders: Senders,
     pub clock: Arc<ManualClock>,
     pub db: Option<TestDb>,
     /// The node's configuration and key: a second node on the same database shares them.
@@ -66,6 +70,7 @@ impl TestApp {
     async fn start(cfg: Config, clock: Arc<ManualClock>, kek: Kek, db: Option<TestDb>) -> Self {
         let app = App::build(cfg.clone(), clock.clone(), kek.clone()).await.expect("build app");
         let services = app.services.clone();
+        let senders = app.senders.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (shutdown, rx) = watch::channel(false);
@@ -73,7 +78,7 @@ impl TestApp {
             app.serve(listener, rx).await.expect("serve");
         });
         let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { base, client, services, clock, db, cfg, kek, shutdown, server: Some(server) }
+        Self { base, client, services, senders, clock, db, cfg, kek, shutdown, server: Some(server) }
     }
 
     pub async fn stop(mut self) {

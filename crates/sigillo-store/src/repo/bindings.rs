@@ -268,3 +268,62 @@ pub async fn accept_login_otp_step(conn: &mut Conn, id: &str, step: i64) -> Resu
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Where a phone is woken: an active binding with a registered push token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushTarget {
+    pub binding_id: String,
+    pub provider: String,
+    pub token: String,
+}
+
+/// The phones to wake for the user: active bindings that are their phone's primary user
+/// (DESIGN flow 3: the push goes to the primary devices) and registered a push token,
+/// oldest first.
+pub async fn push_targets(conn: &mut Conn, user_id: &str) -> Result<Vec<PushTarget>> {
+    let rows = sqlx::query(
+        "SELECT id, push_provider, push_token FROM bindings \
+         WHERE user_id = $1 AND status = 'active' AND is_primary = 1 \
+           AND push_provider IS NOT NULL AND push_token IS NOT NULL \
+         ORDER BY created_at, id",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PushTarget {
+                binding_id: r.try_get("id")?,
+                provider: r.try_get("push_provider")?,
+                token: r.try_get("push_token")?,
+            })
+        })
+        .collect()
+}
+
+/// The binding's current push token while it is active (`None` when it has none, or is
+/// no longer active).
+pub async fn active_push_token(conn: &mut Conn, id: &str) -> Result<Option<(String, String)>> {
+    let row = sqlx::query(
+        "SELECT push_provider, push_token FROM bindings WHERE id = $1 AND status = 'active' \
+         AND push_provider IS NOT NULL AND push_token IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| Ok((r.try_get("push_provider")?, r.try_get("push_token")?))).transpose()
+}
+
+/// Forgets a push token the provider called dead (APNs `Unregistered`, FCM `UNREGISTERED`).
+/// Only that token: if the phone registered a new one meanwhile, it stays. `false` when
+/// nothing changed.
+pub async fn clear_push_token(conn: &mut Conn, id: &str, provider: &str, token: &str) -> Result<bool> {
+    let r =
+        sqlx::query("UPDATE bindings SET push_token = NULL WHERE id = $1 AND push_provider = $2 AND push_token = $3")
+            .bind(id)
+            .bind(provider)
+            .bind(token)
+            .execute(&mut *conn)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}

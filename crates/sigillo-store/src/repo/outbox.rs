@@ -1,5 +1,5 @@
-//! The notification outbox: SMS and email written with the event that causes them and
-//! delivered by a worker with retries, so a gateway outage or a crash loses nothing.
+//! The notification outbox: SMS, email and push notifications written with the event that
+//! causes them and delivered by a worker with retries, so a gateway outage or a crash loses nothing.
 
 use crate::{Conn, Result};
 use sqlx::Row;
@@ -9,6 +9,8 @@ use sqlx::any::AnyRow;
 pub enum Channel {
     Sms,
     Email,
+    /// A push notification to one bound phone (migration 0004).
+    Push,
 }
 
 impl Channel {
@@ -16,6 +18,7 @@ impl Channel {
         match self {
             Self::Sms => "sms",
             Self::Email => "email",
+            Self::Push => "push",
         }
     }
 }
