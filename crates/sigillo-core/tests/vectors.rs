@@ -1,7 +1,8 @@
-//! Issue 3: test vectors of the device-binding protocol, made by an independent
+//! Issues 3 and 4: test vectors of the device-binding protocol, made by an independent
 //! implementation (`tests/vectors/make_vectors.py`: Python and OpenSSL through the
 //! `cryptography` package, written from the rules in `src/device/*.rs`), reproduced here
-//! with the public API of `sigillo_core::device`. Every case of every group is checked.
+//! with the public API of `sigillo_core::device` (and `sigillo_core::oath` for the steps
+//! of the offline codes). Every case of every group is checked.
 //!
 //! If a vector and the Rust code disagree, one of the two implementations misreads the
 //! protocol: fix the side that contradicts the doc comments, never the JSON by hand.
@@ -12,9 +13,13 @@ use serde::Deserialize;
 use sigillo_core::device::activation::{self, ActivationCode, CodeError};
 use sigillo_core::device::canonical::Canon;
 use sigillo_core::device::keys::{self, Factor, KeyPair, MasterKey};
+use sigillo_core::device::matching;
 use sigillo_core::device::messages::{self, OfferedKeys, Operation};
+use sigillo_core::device::offline::{self, OfflinePurpose, TransactionQr};
 use sigillo_core::device::pin::{self, WrappedSeed};
 use sigillo_core::device::{b64, unb64};
+use sigillo_core::oath::{ocra, totp};
+use sigillo_core::time::UnixMillis;
 
 const JSON: &str = include_str!("vectors/device.json");
 
@@ -33,6 +38,10 @@ struct Vectors {
     signatures: Vec<SignatureCase>,
     qr: Vec<QrCase>,
     operation: Vec<OperationCase>,
+    login_operation: Vec<LoginOperationCase>,
+    offline_key: Vec<OfflineKeyCase>,
+    login_code: Vec<LoginCodeCase>,
+    transaction_qr: Vec<TransactionQrCase>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +191,13 @@ enum MessageInputs {
         knowledge: String,
         biometry: Option<String>,
     },
+    ApprovalWithAnswer {
+        factor: Factor,
+        binding: String,
+        challenge: String,
+        operation: OperationInput,
+        answer: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -235,6 +251,77 @@ struct OperationCase {
     expires_at_ms: u64,
     fields: Vec<(String, String)>,
     encoding: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginOperationCase {
+    name: String,
+    id: String,
+    expires_at_ms: u64,
+    shown: [u8; 3],
+    about: Vec<(String, String)>,
+    fields: Vec<(String, String)>,
+    encoding: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfflineKeyCase {
+    name: String,
+    possession: String,
+    knowledge: String,
+    binding: String,
+    purpose: String,
+    key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginCodeCase {
+    name: String,
+    key: String,
+    time_ms: i64,
+    step: u64,
+    code: String,
+    accepted_at_ms: Vec<i64>,
+    refused_at_ms: Vec<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransactionQrCase {
+    name: String,
+    master_seed: String,
+    master_public: String,
+    key: String,
+    operation: OperationInput,
+    operation_bytes: String,
+    nonce: String,
+    signed_bytes: String,
+    suite: String,
+    challenge: String,
+    data_input: String,
+    code: String,
+    payload: String,
+    also_accepted: Vec<String>,
+    refused: Vec<RefusedTransactionQr>,
+    tampered_codes: Vec<TamperedCode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefusedTransactionQr {
+    what: String,
+    payload: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TamperedCode {
+    what: String,
+    signed_bytes: String,
+    code: String,
 }
 
 fn vectors() -> Vectors {
@@ -291,7 +378,7 @@ fn code_from_parts(id: &str, secret: &str) -> ActivationCode {
     ActivationCode::from_parts(id, secret)
 }
 
-/// Issue 3: the JSON holds every group, none of them empty.
+/// Issues 3 and 4: the JSON holds every group, none of them empty.
 #[test]
 fn every_group_has_cases() {
     let v = vectors();
@@ -306,6 +393,10 @@ fn every_group_has_cases() {
         v.signatures.len(),
         v.qr.len(),
         v.operation.len(),
+        v.login_operation.len(),
+        v.offline_key.len(),
+        v.login_code.len(),
+        v.transaction_qr.len(),
     ];
     assert!(sizes.iter().all(|&n| n > 0), "{sizes:?}");
 }
@@ -453,13 +544,14 @@ fn key_confirmations() {
     }
 }
 
-/// Issue 3, P3: test vectors of signed messages: `messages::*` rebuilds exactly the bytes
+/// Issues 3 and 4, P3: test vectors of signed messages (requests, approvals, approvals
+/// with a number-matching answer, activation proofs): `messages::*` rebuilds exactly the bytes
 /// that the independent implementation signed, `keys::verify` (ring) accepts its DER
 /// signatures, and refuses each one made over a changed message.
 #[test]
 fn signatures_made_elsewhere_verify() {
     let cases = vectors().signatures;
-    for kind in ["request", "approval", "activation_proof"] {
+    for kind in ["request", "approval", "activation_proof", "approval_with_answer"] {
         let count = |valid: bool| cases.iter().filter(|c| c.valid == valid && c.inputs.kind() == kind).count();
         assert!(count(true) > 0 && count(false) > 0, "{kind}: a positive and a negative case each");
     }
@@ -496,6 +588,7 @@ impl MessageInputs {
             Self::Request { .. } => "request",
             Self::Approval { .. } => "approval",
             Self::ActivationProof { .. } => "activation_proof",
+            Self::ApprovalWithAnswer { .. } => "approval_with_answer",
         }
     }
 
@@ -512,6 +605,9 @@ impl MessageInputs {
                 let offered =
                     OfferedKeys { possession: &possession, knowledge: &knowledge, biometry: biometry.as_deref() };
                 messages::activation_proof(*factor, code, device_name, platform, &offered)
+            }
+            Self::ApprovalWithAnswer { factor, binding, challenge, operation, answer } => {
+                messages::approval_with_answer(*factor, binding, &h(challenge), &operation.operation().encode(), answer)
             }
         }
     }
@@ -555,5 +651,109 @@ fn operations() {
         let op = Operation { id: case.id, kind: case.kind, expires_at_ms: case.expires_at_ms, fields: case.fields };
         assert_eq!(hex::encode(op.encode()), case.encoding, "{}", op.id);
         assert_eq!(Operation::decode(&h(&case.encoding)).unwrap(), op);
+    }
+}
+
+/// Issue 4: test vectors of pushed logins (number matching): `matching::login_operation`
+/// makes the same bytes as the independent implementation, and `matching::offered` reads
+/// the three numbers back from them.
+#[test]
+fn login_operations() {
+    for case in vectors().login_operation {
+        let name = &case.name;
+        let about: Vec<(&str, &str)> = case.about.iter().map(|(l, v)| (l.as_str(), v.as_str())).collect();
+        let op = matching::login_operation(&case.id, case.expires_at_ms, case.shown, &about);
+        assert_eq!(op.kind, matching::LOGIN_KIND, "{name}");
+        assert_eq!(op.fields, case.fields, "{name}");
+        assert_eq!(hex::encode(op.encode()), case.encoding, "{name}");
+        let decoded = Operation::decode(&h(&case.encoding)).unwrap();
+        assert_eq!(decoded, op, "{name}");
+        assert_eq!(matching::offered(&decoded), Some(case.shown), "{name}");
+    }
+}
+
+fn purpose(name: &str) -> OfflinePurpose {
+    match name {
+        "login" => OfflinePurpose::Login,
+        "transaction" => OfflinePurpose::Transaction,
+        other => panic!("unknown offline purpose {other}"),
+    }
+}
+
+/// Issue 4, P4: test vectors of the offline keys, derived from both factor OTP keys of a
+/// binding, one per purpose, reproduced.
+#[test]
+fn offline_keys() {
+    for case in vectors().offline_key {
+        let purpose = purpose(&case.purpose);
+        assert_eq!(purpose.as_str(), case.purpose);
+        let key = offline::offline_key(&h32(&case.possession), &h32(&case.knowledge), &case.binding, purpose);
+        assert_eq!(hex::encode(*key), case.key, "{}", case.name);
+    }
+}
+
+/// Issue 4, P4, P8: test vectors of the login OTP (TOTP, SHA-256, 6 digits, 30 s): the
+/// code at each time, its step, and the window of one step either side the server checks.
+#[test]
+fn login_codes() {
+    for case in vectors().login_code {
+        let name = &case.name;
+        let key = h32(&case.key);
+        let now = UnixMillis(case.time_ms);
+        assert_eq!(offline::login_code(&key, now).as_deref(), Some(case.code.as_str()), "{name}");
+        assert_eq!(totp::LOGIN.step_at(now), Some(case.step), "{name}");
+        assert_eq!(totp::LOGIN.code_for_step(&key, case.step), case.code, "{name}");
+        for at in &case.accepted_at_ms {
+            assert_eq!(totp::LOGIN.verify(&key, UnixMillis(*at), &case.code, None), Some(case.step), "{name}: at {at}");
+        }
+        for at in &case.refused_at_ms {
+            assert_eq!(totp::LOGIN.verify(&key, UnixMillis(*at), &case.code, None), None, "{name}: at {at}");
+        }
+        // Each step once (P8): a step at or before the last accepted one never matches.
+        assert_eq!(totp::LOGIN.verify(&key, now, &case.code, Some(case.step)), None, "{name}");
+        if let Some(before) = case.step.checked_sub(1) {
+            assert_eq!(totp::LOGIN.verify(&key, now, &case.code, Some(before)), Some(case.step), "{name}");
+        }
+    }
+}
+
+/// Issue 4, P4, P5, P6: test vectors of the transaction QR and its OCRA code: the app
+/// accepts a payload signed elsewhere with the master key, refuses every changed one, and
+/// computes the same 8 digits over the signed bytes; another amount, payee or nonce gives
+/// another code, which the server refuses.
+#[test]
+fn transaction_qrs() {
+    for case in vectors().transaction_qr {
+        let name = &case.name;
+        let master = MasterKey::master_from_seed(&h32(&case.master_seed));
+        let public = master.public_key();
+        assert_eq!(hex::encode(&public), case.master_public, "{name}");
+        let operation = case.operation.operation();
+        assert_eq!(hex::encode(operation.encode()), case.operation_bytes, "{name}");
+        let qr = TransactionQr { operation: h(&case.operation_bytes), nonce: h(&case.nonce) };
+        assert_eq!(hex::encode(qr.signed_bytes()), case.signed_bytes, "{name}");
+        assert_eq!(offline::split_signed(&h(&case.signed_bytes)).unwrap(), qr, "{name}");
+        for payload in std::iter::once(&case.payload).chain(&case.also_accepted) {
+            assert_eq!(TransactionQr::verify(payload, &public).as_ref(), Ok(&qr), "{name}: {payload:?}");
+        }
+        for refused in &case.refused {
+            assert!(TransactionQr::verify(&refused.payload, &public).is_err(), "{name}: {}", refused.what);
+        }
+        // RFC 6979 on both sides: the server makes the very same payload.
+        assert_eq!(qr.payload(&master), case.payload, "{name}");
+
+        // The OCRA code: the suite, the challenge, the DataInput and the response.
+        assert_eq!(ocra::TRANSACTION_SUITE, case.suite, "{name}");
+        assert_eq!(ocra::transaction_challenge(&qr.signed_bytes()), case.challenge, "{name}");
+        let data_input = ocra::transaction_suite().data_input(&ocra::Input::challenge(&case.challenge)).unwrap();
+        assert_eq!(hex::encode(&*data_input), case.data_input, "{name}");
+        let key = h32(&case.key);
+        assert_eq!(qr.code(&key), case.code, "{name}");
+        assert!(qr.verify_code(&key, &case.code), "{name}");
+        for tampered in &case.tampered_codes {
+            let other = offline::split_signed(&h(&tampered.signed_bytes)).unwrap();
+            assert_eq!(other.code(&key), tampered.code, "{name}: {}", tampered.what);
+            assert!(!qr.verify_code(&key, &tampered.code), "{name}: {}", tampered.what);
+        }
     }
 }

@@ -13,6 +13,7 @@ use sigillo_core::device::keys::{self, Factor, KeyPair};
 use sigillo_core::device::messages::{self, OfferedKeys, Operation, Signatures};
 use sigillo_core::device::offline::{self, OfflinePurpose, TransactionQr};
 use sigillo_core::device::{b64, matching, pin, unb64};
+use sigillo_core::payment::Payment;
 use sigillo_core::time::UnixMillis;
 use zeroize::Zeroizing;
 
@@ -533,6 +534,10 @@ impl<K: Keystore> Device<K> {
             if op.expires_at_ms <= now_ms {
                 continue;
             }
+            // A payment is shown only if its fields read back as a valid payment (P5).
+            if op.kind.starts_with("payment.") {
+                Payment::from_operation(&op).map_err(|e| protocol(&format!("a payment's fields are invalid: {e}")))?;
+            }
             out.push(PendingOperation {
                 numbers: matching::offered(&op),
                 id: op.id,
@@ -638,10 +643,19 @@ impl<K: Keystore> Device<K> {
 
     /// "OTP dispositiva": checks the QR's signature (P6), decodes the operation from the
     /// signed bytes for display, and computes the 8-digit transaction OTP over them (P5).
-    pub fn transaction_otp(&self, id: Option<&str>, payload: &str, pin: &str) -> Result<ScannedOperation> {
+    /// Only an unexpired payment whose fields read back as a valid payment is shown and
+    /// coded.
+    pub fn transaction_otp(&self, id: Option<&str>, payload: &str, pin: &str, now_ms: u64) -> Result<ScannedOperation> {
         let master = self.master_key()?;
         let qr = TransactionQr::verify(payload, &master).map_err(|_| protocol("the QR is not signed by the bank"))?;
         let op = Operation::decode(&qr.operation).map_err(|_| protocol("the QR's operation is malformed"))?;
+        if !op.kind.starts_with("payment.") {
+            return Err(protocol("the QR is not a payment"));
+        }
+        Payment::from_operation(&op).map_err(|e| protocol(&format!("the QR's payment is invalid: {e}")))?;
+        if op.expires_at_ms <= now_ms {
+            return Err(DeviceError::State("this payment has expired: ask the page for a new one".into()));
+        }
         let key = self.offline_key(id, pin, OfflinePurpose::Transaction)?;
         Ok(ScannedOperation { id: op.id, kind: op.kind, fields: op.fields, code: qr.code(&key) })
     }

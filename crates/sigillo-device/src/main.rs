@@ -364,7 +364,7 @@ async fn command(cli: &Cli, device: &mut Device<FileKeystore>, user: Option<&str
             } else {
                 payload.clone()
             };
-            let scanned = device.transaction_otp(user, &payload, pin)?;
+            let scanned = device.transaction_otp(user, &payload, pin, now_ms())?;
             print(j, serde_json::to_value(&scanned)?, || {
                 let fields: Vec<String> = scanned.fields.iter().map(|(k, v)| format!("  {k}: {v}")).collect();
                 format!("{} {}\n{}\ncode: {}", scanned.id, scanned.kind, fields.join("\n"), scanned.code)

@@ -125,7 +125,8 @@ pub enum SmtpTls {
 pub struct Operations {
     /// How long an operation waits for its approval (RTS art. 4(3)(d): at most 300 s).
     pub ttl_secs: u64,
-    /// Wrong codes or wrong numbers that fail one operation (P2, at most 5).
+    /// Wrong codes that fail one operation (P2, at most 5). A wrong number in number
+    /// matching refuses the login at once.
     pub max_failures: u32,
     /// Whether customers with a bound phone may also ask for an SMS OTP.
     pub sms_for_app_users: bool,

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Test vectors for sigillo's device-binding protocol, made by an independent implementation.
 
-Issue 3: everything here is re-implemented from the protocol's rules as the doc comments of
-`crates/sigillo-core/src/device/*.rs` state them, in Python, with the standard library and
-the `cryptography` package (OpenSSL) only; nothing calls the Rust code. The Rust test
+Issues 3 and 4: everything here is re-implemented from the protocol's rules as the doc
+comments of `crates/sigillo-core/src/device/*.rs` and docs/PROTOCOL.md state them, in Python,
+with the standard library and the `cryptography` package (OpenSSL) only; nothing calls the
+Rust code. Issue 4 adds the offline keys, the login OTP (TOTP, RFC 6238), the transaction QR
+and its OCRA code (RFC 6287, computed here with `hmac` and `hashlib`), the approval with an
+answer (number matching) and the canonical bytes of a pushed login. The Rust test
 `crates/sigillo-core/tests/vectors.rs` then reproduces every case with the public API of
 `sigillo_core::device`, so the two implementations check each other.
 
@@ -273,6 +276,91 @@ def operation_encode(op: dict) -> bytes:
     return canon("sigillo/operation/v1", *fields)
 
 
+def msg_approval_with_answer(factor: str, binding: str, challenge: bytes, operation: bytes, answer: str) -> bytes:
+    return canon("sigillo/approval-answer/v1", factor, binding, challenge, operation, answer)
+
+
+# --- matching.rs -----------------------------------------------------------------------------
+
+
+def login_operation(op_id: str, expires_at_ms: int, shown: list[int], about: list[list[str]]) -> dict:
+    """A pushed login: kind `login`, first the field `numbers` (the three numbers, decimal,
+    separated by one space), then what the bank says about the login (channel, time, ...)."""
+    assert len(shown) == 3 and len(set(shown)) == 3 and all(10 <= n <= 99 for n in shown)
+    fields = [["numbers", " ".join(str(n) for n in shown)], *[list(pair) for pair in about]]
+    return {"id": op_id, "kind": "login", "expires_at_ms": expires_at_ms, "fields": fields}
+
+
+# --- offline.rs and the OATH codes on top of it ----------------------------------------------
+
+LOGIN_STEP_MS = 30_000
+TRANSACTION_SUITE = "OCRA-1:HOTP-SHA256-8:QH64"
+QR_TX_PREFIX = "SIGILLOTX1"
+QR_TX_NONCE_LEN = 16
+
+
+def offline_key(possession: bytes, knowledge: bytes, binding: str, purpose: str) -> bytes:
+    """HKDF-SHA-256(salt = binding id, ikm = K_possession || K_knowledge,
+    info = Canon("sigillo/offline-key/v1").str(purpose)), 32 bytes."""
+    assert purpose in ("login", "transaction") and len(possession) == len(knowledge) == 32
+    return hkdf_sha256(binding.encode("utf-8"), possession + knowledge, canon("sigillo/offline-key/v1", purpose))
+
+
+def dynamic_truncation(mac: bytes) -> int:
+    """RFC 4226 section 5.3: the low nibble of the last byte is the offset of 31 bits."""
+    offset = mac[-1] & 0x0F
+    return int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
+
+
+def totp_sha256_6(key: bytes, unix_ms: int) -> tuple[int, str]:
+    """RFC 6238 with T0 = 0, X = 30 s, HMAC-SHA-256, 6 digits: (T, code)."""
+    step = unix_ms // LOGIN_STEP_MS
+    mac = hmac.new(key, step.to_bytes(8, "big"), hashlib.sha256).digest()
+    return step, f"{dynamic_truncation(mac) % 10**6:06d}"
+
+
+def ocra_transaction_data_input(challenge_hex: str) -> bytes:
+    """RFC 6287 section 5 for OCRA-1:HOTP-SHA256-8:QH64: the suite's bytes, one zero byte,
+    then Q: the hexadecimal challenge as its bytes, left-aligned in 128 zero bytes. No C, P, S
+    or T."""
+    assert len(challenge_hex) == 64
+    question = bytes.fromhex(challenge_hex)
+    return TRANSACTION_SUITE.encode("ascii") + b"\x00" + question + bytes(128 - len(question))
+
+
+def ocra_transaction_code(key: bytes, challenge_hex: str) -> str:
+    mac = hmac.new(key, ocra_transaction_data_input(challenge_hex), hashlib.sha256).digest()
+    return f"{dynamic_truncation(mac) % 10**8:08d}"
+
+
+def tx_signed_bytes(operation: bytes, nonce: bytes) -> bytes:
+    return canon("sigillo/transaction-qr/v1", operation, nonce)
+
+
+def tx_challenge(signed: bytes) -> str:
+    return hashlib.sha256(signed).hexdigest()
+
+
+def tx_payload(operation: bytes, nonce: bytes, master_scalar: bytes) -> str:
+    signature = sign(master_scalar, tx_signed_bytes(operation, nonce))
+    return f"{QR_TX_PREFIX}:{b64url(operation)}:{b64url(nonce)}:{b64url(signature)}"
+
+
+def tx_verify(payload: str, master_public: bytes) -> tuple[bytes, bytes] | None:
+    """TransactionQr::verify: exactly four ':'-separated parts (surrounding whitespace
+    ignored), the prefix, strict unpadded base64url, a 16-byte nonce, and the master key's
+    signature over the signed bytes. Returns (operation, nonce), or None for any refusal."""
+    parts = payload.strip().split(":")
+    if len(parts) != 4 or parts[0] != QR_TX_PREFIX:
+        return None
+    operation, nonce, signature = (strict_unb64url(p) for p in parts[1:])
+    if operation is None or nonce is None or signature is None or len(nonce) != QR_TX_NONCE_LEN:
+        return None
+    if not verify(master_public, tx_signed_bytes(operation, nonce), signature):
+        return None
+    return operation, nonce
+
+
 # --- Fixed inputs ----------------------------------------------------------------------------
 
 H = bytes.fromhex
@@ -540,6 +628,190 @@ def operation_group() -> list[dict]:
     return [{**op, "encoding": operation_encode(op).hex()} for op in OPERATIONS]
 
 
+# Pushed logins (matching.rs): (name, operation).
+LOGIN_OPERATIONS = [
+    ("no details", login_operation("op-login-0", 1_800_000_000_000, [10, 99, 54], [])),
+    (
+        "as the server makes it: channel and time",
+        login_operation(
+            "0193c4f2-7a10-7c3e-9b41-1f2e3d4c5b6a",
+            1_795_435_500_000,
+            [12, 47, 83],
+            [["channel", "web"], ["time", "2026-11-23 12:00 UTC"]],
+        ),
+    ),
+    (
+        "non-ASCII details",
+        login_operation("op-login-2", 5, [71, 35, 28], [["canale", "app"], ["luogo", "Genova, Italia — Chrome"]]),
+    ),
+]
+
+
+def login_operation_group() -> list[dict]:
+    out = []
+    for name, op in LOGIN_OPERATIONS:
+        shown = [int(n) for n in op["fields"][0][1].split(" ")]
+        out.append(
+            {
+                "name": name,
+                "id": op["id"],
+                "expires_at_ms": op["expires_at_ms"],
+                "shown": shown,
+                "about": op["fields"][1:],
+                "fields": op["fields"],
+                "encoding": operation_encode(op).hex(),
+            }
+        )
+    return out
+
+
+def offline_key_group(ecdh: list[dict]) -> list[dict]:
+    """Both purposes for the factor OTP keys of ecdh[0] and for two fixed pairs."""
+    inputs = [
+        ("the OTP keys of ecdh[0]", H(ecdh[0]["otp_keys"]["possession"]), H(ecdh[0]["otp_keys"]["knowledge"]), ecdh[0]["binding"]),
+        ("fixed keys, a UUID binding", bytes(range(32)), bytes(range(32, 64)), "0193c4f2-7a10-7c3e-9b41-1f2e3d4c5b6a"),
+        # What a wrong PIN does: another knowledge key, so another offline key.
+        ("fixed keys, another knowledge key", bytes(range(32)), bytes(range(33, 65)), "0193c4f2-7a10-7c3e-9b41-1f2e3d4c5b6a"),
+    ]
+    out = []
+    for name, kp, kk, binding in inputs:
+        for purpose in ("login", "transaction"):
+            out.append(
+                {
+                    "name": f"{name}, {purpose}",
+                    "possession": kp.hex(),
+                    "knowledge": kk.hex(),
+                    "binding": binding,
+                    "purpose": purpose,
+                    "key": offline_key(kp, kk, binding, purpose).hex(),
+                }
+            )
+    assert len({c["key"] for c in out}) == len(out)
+    return out
+
+
+def login_code_group(offline: list[dict]) -> list[dict]:
+    """TOTP codes at chosen times: each step's first and last millisecond, and the window of
+    one step either side that the server accepts (and the steps just outside it)."""
+    keys = [("login key of offline_key[0]", offline[0]), ("login key of offline_key[2]", offline[2])]
+    times = [0, 29_999, 30_000, 59_999, 60_000, 1_111_111_109_000, 1_767_225_599_999, 1_767_225_600_000, 20_000_000_000_000]
+    out = []
+    for key_name, case in keys:
+        assert case["purpose"] == "login"
+        key = H(case["key"])
+        for t in times:
+            step, code = totp_sha256_6(key, t)
+            accepted = [a for a in (t - LOGIN_STEP_MS, t, t + LOGIN_STEP_MS) if a >= 0]
+            refused = [r for r in (t - 2 * LOGIN_STEP_MS, t + 2 * LOGIN_STEP_MS) if r >= 0]
+            # The window check must be decided by the step, not by a chance collision of codes.
+            for r in refused:
+                window = range(max(0, r // LOGIN_STEP_MS - 1), r // LOGIN_STEP_MS + 2)
+                assert all(totp_sha256_6(key, s * LOGIN_STEP_MS)[1] != code for s in window), (t, r)
+            out.append(
+                {
+                    "name": f"{key_name} at {t} ms",
+                    "key": case["key"],
+                    "time_ms": t,
+                    "step": step,
+                    "code": code,
+                    "accepted_at_ms": accepted,
+                    "refused_at_ms": refused,
+                }
+            )
+    return out
+
+
+def transaction_qr_group(offline: list[dict]) -> list[dict]:
+    credit_transfer = {
+        # PROTOCOL.md section 12.4's worked example.
+        "id": "op-7",
+        "kind": "payment.credit_transfer",
+        "expires_at_ms": 1_767_225_600_000,
+        "fields": [
+            ["amount", "12.50"],
+            ["currency", "EUR"],
+            ["payee", "Mario Rossi"],
+            ["iban", "IT60X0542811101000000123456"],
+            ["description", "Invoice 42"],
+        ],
+    }
+    bill = {
+        "id": "0193c4f2-7a10-7c3e-9b41-1f2e3d4c5b6b",
+        "kind": "payment.bill",
+        "expires_at_ms": 1_795_435_500_000,
+        "fields": [["amount", "1234.56"], ["currency", "EUR"], ["payee", "Società Acque Liguri"], ["bill_code", "RF18539007547034"]],
+    }
+    inputs = [
+        ("the worked example of section 12.4", SEED_MASTER, offline[1], credit_transfer, H("000102030405060708090a0b0c0d0e0f")),
+        ("a bill, another master key and key", SEED_MASTER_2, offline[3], bill, H("f0e1d2c3b4a5968778695a4b3c2d1e0f")),
+    ]
+    out = []
+    for name, seed, key_case, op, nonce in inputs:
+        assert key_case["purpose"] == "transaction"
+        key = H(key_case["key"])
+        scalar = scalar_from_seed(seed, MASTER_LABEL)[0]
+        master_public = public_bytes(private_key(scalar))
+        op_bytes = operation_encode(op)
+        signed = tx_signed_bytes(op_bytes, nonce)
+        challenge = tx_challenge(signed)
+        code = ocra_transaction_code(key, challenge)
+        payload = tx_payload(op_bytes, nonce, scalar)
+        assert tx_verify(payload, master_public) == (op_bytes, nonce)
+        prefix, op_b64, nonce_b64, sig_b64 = payload.split(":")
+
+        def changed(label: str, value: str) -> bytes:
+            return operation_encode({**op, "fields": [[l, value if l == label else v] for l, v in op["fields"]]})
+
+        amount = op["fields"][0][1]
+        more = amount[:-1] + str((int(amount[-1]) + 1) % 10)
+        changes = [
+            ("one cent more", changed("amount", more), nonce),
+            ("another payee", changed("payee", op["fields"][2][1] + "."), nonce),
+            ("another nonce", op_bytes, bytes(reversed(nonce))),
+        ]
+        tampered_codes = []
+        for what, other_op, other_nonce in changes:
+            other_signed = tx_signed_bytes(other_op, other_nonce)
+            other_code = ocra_transaction_code(key, tx_challenge(other_signed))
+            assert other_code != code, what
+            tampered_codes.append({"what": what, "signed_bytes": other_signed.hex(), "code": other_code})
+        other_master = scalar_from_seed(SEED_MASTER_2 if seed == SEED_MASTER else SEED_MASTER, MASTER_LABEL)[0]
+        refused = [
+            ("the amount changed under the same signature", f"{prefix}:{b64url(changed('amount', more))}:{nonce_b64}:{sig_b64}"),
+            ("another nonce under the same signature", f"{prefix}:{op_b64}:{b64url(bytes(reversed(nonce)))}:{sig_b64}"),
+            ("signed by another master key", tx_payload(op_bytes, nonce, other_master)),
+            ("another prefix", f"SIGILLOTX2:{op_b64}:{nonce_b64}:{sig_b64}"),
+            ("the activation QR's prefix", f"SIGILLO1:{op_b64}:{nonce_b64}:{sig_b64}"),
+            ("a fifth part", f"{payload}:x"),
+            ("padded base64", f"{prefix}:{op_b64}:{b64url(nonce)}==:{sig_b64}"),
+            ("a properly signed 15-byte nonce", tx_payload(op_bytes, nonce[:15], scalar)),
+            ("the signature over the operation bytes alone", f"{prefix}:{op_b64}:{nonce_b64}:{b64url(sign(scalar, op_bytes))}"),
+        ]
+        for what, text in refused:
+            assert tx_verify(text, master_public) is None, what
+        out.append(
+            {
+                "name": name,
+                "master_seed": seed.hex(),
+                "master_public": master_public.hex(),
+                "key": key_case["key"],
+                "operation": op,
+                "operation_bytes": op_bytes.hex(),
+                "nonce": nonce.hex(),
+                "signed_bytes": signed.hex(),
+                "suite": TRANSACTION_SUITE,
+                "challenge": challenge,
+                "data_input": ocra_transaction_data_input(challenge).hex(),
+                "code": code,
+                "payload": payload,
+                "also_accepted": [payload + "\n", "  " + payload],
+                "refused": [{"what": what, "payload": text} for what, text in refused],
+                "tampered_codes": tampered_codes,
+            }
+        )
+    return out
+
+
 def signature_group() -> list[dict]:
     possession = ALICE
     knowledge = scalar_from_seed(SEED_A, KNOWLEDGE_LABEL)[0]
@@ -561,7 +833,16 @@ def signature_group() -> list[dict]:
         keys = (H(i["possession"]), H(i["knowledge"]), biometry)
         return msg_activation_proof(i["factor"], i["code"], i["device_name"], i["platform"], *keys)
 
-    build = {"request": request, "approval": approval, "activation_proof": activation_proof}
+    def approval_with_answer(i: dict) -> bytes:
+        op_bytes = operation_encode(i["operation"])
+        return msg_approval_with_answer(i["factor"], i["binding"], H(i["challenge"]), op_bytes, i["answer"])
+
+    build = {
+        "request": request,
+        "approval": approval,
+        "activation_proof": activation_proof,
+        "approval_with_answer": approval_with_answer,
+    }
 
     def req(factor: str, method: str, path: str, body: bytes) -> dict:
         return {
@@ -595,6 +876,16 @@ def signature_group() -> list[dict]:
             "biometry": publics["biometry"].hex() if with_biometry else None,
         }
 
+    def appr_answer(factor: str, answer: str) -> dict:
+        return {
+            "type": "approval_with_answer",
+            "factor": factor,
+            "binding": "b-0001",
+            "challenge": challenge.hex(),
+            "operation": LOGIN_OPERATIONS[1][1],
+            "answer": answer,
+        }
+
     body = b'{"amount":"1234.56","currency":"EUR"}'
     changed_op = {**op, "fields": [list(f) for f in op["fields"]]}
     changed_op["fields"][0][1] = "€ 9.234,56"
@@ -612,6 +903,19 @@ def signature_group() -> list[dict]:
         ("approval, knowledge", appr("knowledge", op), None),
         ("approval, biometry, an empty operation", appr("biometry", OPERATIONS[0]), None),
         ("approval: the signature covers another amount", appr("knowledge", op), appr("knowledge", changed_op)),
+        ("approval with an answer, possession", appr_answer("possession", "47"), None),
+        ("approval with an answer, knowledge", appr_answer("knowledge", "47"), None),
+        ("approval with an answer, biometry", appr_answer("biometry", "47"), None),
+        (
+            "approval with an answer: the signature covers another number",
+            appr_answer("knowledge", "47"),
+            appr_answer("knowledge", "83"),
+        ),
+        (
+            "approval with an answer: a plain approval of the same login is not one",
+            appr_answer("knowledge", "47"),
+            appr("knowledge", LOGIN_OPERATIONS[1][1]),
+        ),
         ("activation proof, possession", proof("possession", True), None),
         ("activation proof, knowledge", proof("knowledge", True), None),
         ("activation proof, biometry", proof("biometry", True), None),
@@ -707,9 +1011,10 @@ def qr_group() -> list[dict]:
 
 def vectors() -> dict:
     ecdh = ecdh_group()
+    offline = offline_key_group(ecdh)
     return {
         "description": (
-            "sigillo device-binding protocol test vectors (issue 3), made by make_vectors.py with Python "
+            "sigillo device-binding protocol test vectors (issues 3 and 4), made by make_vectors.py with Python "
             "and the cryptography package, independently of the Rust code; reproduced by tests/vectors.rs. "
             "Hex is lowercase; signatures are DER, base64url without padding. Do not edit by hand."
         ),
@@ -723,6 +1028,10 @@ def vectors() -> dict:
         "signatures": signature_group(),
         "qr": qr_group(),
         "operation": operation_group(),
+        "login_operation": login_operation_group(),
+        "offline_key": offline,
+        "login_code": login_code_group(offline),
+        "transaction_qr": transaction_qr_group(offline),
     }
 
 

@@ -74,7 +74,7 @@ pub struct OperationBody {
     /// "OTP dispositiva".
     #[serde(skip_serializing_if = "Option::is_none")]
     qr: Option<String>,
-    /// How it was decided: `push`, `transaction_otp`, `sms`.
+    /// How it was decided: `push`, `transaction_otp`, `sms` (a login: also `login_otp`).
     #[serde(skip_serializing_if = "Option::is_none")]
     method: Option<String>,
 }
@@ -164,7 +164,8 @@ pub async fn otp(
     Ok(Json(state.services.submit_payment_otp(&ctx.user, &id, &req.code, &origin).await?.into()))
 }
 
-/// Sends the payment's SMS OTP (its text states amount and payee), at most 3 times.
+/// Sends the payment's SMS OTP (its text states amount and payee), at most
+/// `security.otp_max_sends` times (3 by default).
 #[utoipa::path(post, path = "/api/v1/operations/{id}/sms", tag = "operations", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 202, body = SmsSent), (status = 403, description = "SMS is not offered to this customer", body = ErrorBody),
               (status = 410, body = ErrorBody), (status = 429, body = ErrorBody)))]

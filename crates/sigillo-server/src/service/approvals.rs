@@ -101,7 +101,8 @@ impl Services {
         }
         let now = self.now();
         let matched = match (expected, &answer) {
-            (Some(n), Some(a)) => a.parse::<i64>().ok() == Some(n),
+            // The canonical decimal only ("47", not "047"): one answer, one spelling.
+            (Some(n), Some(a)) => *a == n.to_string(),
             _ => true,
         };
         if !matched {
@@ -154,21 +155,22 @@ impl Services {
     ) -> ServiceResult<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        if operations::decide(&mut tx, &op.id, "failed", Some(&ctx.binding.id), Some("push"), now.0).await? {
-            if let Some(flow) = &op.flow_id {
-                flows::transition(&mut tx, flow, "pending", "rejected", now.0).await?;
-            }
-            audit(
-                &mut tx,
-                now,
-                &ctx.actor(),
-                "operation.number_mismatch",
-                &ctx.user.id,
-                origin,
-                json!({ "operation": op.id, "kind": op.kind, "binding": ctx.binding.id, "suspected_fraud": true }),
-            )
-            .await?;
+        if !operations::decide(&mut tx, &op.id, "failed", Some(&ctx.binding.id), Some("push"), now.0).await? {
+            return Err(ServiceError::FlowOver);
         }
+        if let Some(flow) = &op.flow_id {
+            flows::transition(&mut tx, flow, "pending", "rejected", now.0).await?;
+        }
+        audit(
+            &mut tx,
+            now,
+            &ctx.actor(),
+            "operation.number_mismatch",
+            &ctx.user.id,
+            origin,
+            json!({ "operation": op.id, "kind": op.kind, "binding": ctx.binding.id, "suspected_fraud": true }),
+        )
+        .await?;
         sigillo_store::commit(tx).await?;
         self.operation_changed(op).await;
         Err(ServiceError::WrongNumber)

@@ -93,7 +93,7 @@ fn server_error(e: &DeviceError) -> (u16, &str) {
 /// DESIGN flow 3: the password pushes a login to the phone; the page shows one number,
 /// the phone three; approving with the number on the page wakes the waiting client at
 /// once (SSE) with the session; another number refuses the login as suspected fraud.
-/// Requirements: R1, R6, R12, P3, P8.
+/// Requirements: R5, R8, R13, P3, P8.
 #[tokio::test]
 async fn a_pushed_login_is_approved_with_the_number_on_the_page() {
     each_backend!(|app| {
@@ -146,7 +146,7 @@ async fn a_pushed_login_is_approved_with_the_number_on_the_page() {
 
 /// The offline login OTP ("Genera OTP → OTP login"): accepted as the second step, each
 /// time step once; a wrong PIN makes a wrong code that counts against the phone, and the
-/// count suspends it at the limit with an alert. Requirements: R1, R7, R8, P2, P4, P8.
+/// count suspends it at the limit with an alert. Requirements: R5, R8, R10, R11, P2, P4, P8.
 #[tokio::test]
 async fn the_login_otp_signs_in_once_per_time_step_and_wrong_pins_count() {
     each_backend!(|app| {
@@ -218,7 +218,7 @@ fn transfer(amount: &str) -> Value {
 
 /// DESIGN flow 4 by push: bad input is a 400 naming the field and stores nothing; a valid
 /// payment reaches the phone as signed bytes showing amount, payee and IBAN, and the
-/// approval wakes the waiting client. Requirements: R9, R10, R11, R12, R13, P5, P6.
+/// approval wakes the waiting client. Requirements: R5, R15, R17, R19, P3, P5, P6.
 #[tokio::test]
 async fn a_payment_is_approved_on_the_phone_from_the_bytes_it_shows() {
     each_backend!(|app| {
@@ -280,7 +280,7 @@ async fn a_payment_is_approved_on_the_phone_from_the_bytes_it_shows() {
 /// DESIGN flow 4 offline: the app checks the QR's signature, shows the payment from the
 /// signed bytes and computes the transaction OTP over them; one cent or one IBAN
 /// character more gives a code the server refuses (counted), the right one approves
-/// once. Requirements: R10, R11, R12, R13, P4, P5, P6, P8.
+/// once. Requirements: R5, R15, R16, R17, R18, R19, P4, P5, P6, P8.
 #[tokio::test]
 async fn the_transaction_otp_is_bound_to_amount_and_payee() {
     each_backend!(|app| {
@@ -288,7 +288,7 @@ async fn the_transaction_otp_is_bound_to_amount_and_payee() {
         let op: Value = create_payment(&app, &token, transfer("250.00")).await.json().await.unwrap();
         let id = op["id"].as_str().unwrap();
         let qr = op["qr"].as_str().unwrap();
-        let scanned = phone.transaction_otp(None, qr, PIN).unwrap();
+        let scanned = phone.transaction_otp(None, qr, PIN, now(&app)).unwrap();
         assert_eq!(scanned.id, id);
         assert!(scanned.fields.contains(&("payee".into(), "Mario Rossi".into())));
         assert!(scanned.fields.contains(&("amount".into(), "250.00".into())));
@@ -296,7 +296,7 @@ async fn the_transaction_otp_is_bound_to_amount_and_payee() {
 
         // A QR whose signature does not match is refused by the app (P6).
         let forged = qr.replace(&qr[12..16], "AAAA");
-        assert!(phone.transaction_otp(None, &forged, PIN).is_err());
+        assert!(phone.transaction_otp(None, &forged, PIN, now(&app)).is_err());
 
         // Codes for a changed amount or IBAN, made with the right key: refused.
         let key = phone.offline_key(None, PIN, OfflinePurpose::Transaction).unwrap();
@@ -325,7 +325,7 @@ async fn the_transaction_otp_is_bound_to_amount_and_payee() {
 }
 
 /// Customers without the app: the SMS OTP of a payment states amount and payee and is
-/// bound to that payment; five wrong codes fail it. Requirements: R10, R12, R14, P2, P9.
+/// bound to that payment; five wrong codes fail it. Requirements: R10, R15, R16, R23, P2, P5.
 #[tokio::test]
 async fn without_the_app_a_payment_is_approved_by_an_sms_that_names_it() {
     each_backend!(|app| {
