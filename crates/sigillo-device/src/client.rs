@@ -106,7 +106,9 @@ impl Client {
             .header("Sigillo-Binding", &proof.binding)
             .header("Sigillo-Challenge", &proof.challenge)
             .header("Sigillo-Signature", &proof.signatures)
-            .header(reqwest::header::ACCEPT, "text/event-stream");
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            // The client's 30 s limit covers whole bodies; a stream stays open for hours.
+            .timeout(std::time::Duration::from_secs(24 * 3600));
         check(req.send().await?).await
     }
 }

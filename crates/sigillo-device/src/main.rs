@@ -78,6 +78,16 @@ enum Command {
         #[arg(long = "match")]
         number: Option<u8>,
     },
+    /// Wait for operations to approve (the phone's event stream): prints the pending
+    /// operations now and whenever they change.
+    Listen {
+        /// Stop after the first time something is pending.
+        #[arg(long)]
+        once: bool,
+        /// Give up after this many seconds (exit status 3).
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
     /// Offline codes ("Genera OTP").
     Otp {
         #[command(subcommand)]
@@ -353,6 +363,29 @@ async fn command(cli: &Cli, device: &mut Device<FileKeystore>, user: Option<&str
         Command::Approve { id, unlock, number } => {
             device.approve(user, id, &unlock.unlock(), *number, now_ms()).await?;
             print(j, json!({ "approved": id }), || format!("{id} approved"));
+        }
+        Command::Listen { once, timeout } => {
+            let once = *once;
+            let listening = device.listen(user, |ids| {
+                if j {
+                    println!("{}", json!({ "pending": ids }));
+                } else if ids.is_empty() {
+                    println!("nothing to approve");
+                } else {
+                    println!("pending: {}", ids.join(" "));
+                }
+                !(once && !ids.is_empty())
+            });
+            match timeout {
+                Some(secs) => match tokio::time::timeout(std::time::Duration::from_secs(*secs), listening).await {
+                    Ok(done) => done?,
+                    Err(_) => {
+                        eprintln!("nothing arrived within {secs} s");
+                        std::process::exit(3);
+                    }
+                },
+                None => listening.await?,
+            }
         }
         Command::Otp { action: OtpAction::Login { pin } } => {
             let code = device.login_otp(user, pin, now_ms())?;

@@ -387,3 +387,28 @@ async fn an_approval_on_one_node_wakes_the_client_on_another() {
         a.stop().await;
     }
 }
+
+/// The phone's event stream (`sigillo-device listen`): what is pending now, then each new
+/// operation as soon as it is created, with no polling. Requirements: P6.
+#[tokio::test]
+async fn the_phone_hears_of_a_new_payment_at_once() {
+    each_backend!(|app| {
+        let (_, token, phone) = customer_with_phone(&app).await;
+        let mut seen: Vec<Vec<String>> = Vec::new();
+        let listen = phone.listen(None, |ids| {
+            let done = !ids.is_empty();
+            seen.push(ids);
+            !done
+        });
+        let create = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let op: Value = create_payment(&app, &token, transfer("5.00")).await.json().await.unwrap();
+            op["id"].as_str().unwrap().to_owned()
+        };
+        let (heard, id) = tokio::time::timeout(Duration::from_secs(5), async { tokio::join!(listen, create) })
+            .await
+            .expect("the phone heard of it well before the streams' safety-net re-read");
+        heard.unwrap();
+        assert_eq!(seen, vec![vec![], vec![id]]);
+    });
+}
