@@ -374,7 +374,7 @@ async fn command(cli: &Cli, device: &mut Device<FileKeystore>, user: Option<&str
                 } else {
                     println!("pending: {}", ids.join(" "));
                 }
-                !(once && !ids.is_empty())
+                !once || ids.is_empty()
             });
             match timeout {
                 Some(secs) => match tokio::time::timeout(std::time::Duration::from_secs(*secs), listening).await {
