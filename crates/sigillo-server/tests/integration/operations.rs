@@ -412,3 +412,123 @@ async fn the_phone_hears_of_a_new_payment_at_once() {
         assert_eq!(seen, vec![vec![], vec![id]]);
     });
 }
+
+/// P8 under concurrency: the same operation approved twice at once (two challenges, two
+/// valid signatures): exactly one approval wins, the other is told it is over.
+#[tokio::test]
+async fn two_concurrent_approvals_of_one_operation_exactly_one_wins() {
+    each_backend!(|app| {
+        let (_, token, phone) = customer_with_phone(&app).await;
+        for _ in 0..3 {
+            let op: Value = create_payment(&app, &token, transfer("1.00")).await.json().await.unwrap();
+            let id = op["id"].as_str().unwrap();
+            let unlock = Unlock::pin(PIN);
+            let (a, b) = tokio::join!(
+                phone.approve(None, id, &unlock, None, now(&app)),
+                phone.approve(None, id, &unlock, None, now(&app))
+            );
+            let results = [a, b];
+            assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+            let loser = results.into_iter().find_map(Result::err).unwrap();
+            match &loser {
+                DeviceError::Server { status, .. } => assert_eq!(*status, 410),
+                // The loser may already see the operation gone from its pending list.
+                DeviceError::State(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let approved = app.audit_actions().await.iter().filter(|a| *a == "operation.approved").count();
+        assert_eq!(approved, 3, "one approval per operation");
+    });
+}
+
+/// Operations live 5 minutes: then the client sees `expired`, the phone no longer lists
+/// it, and neither an approval nor a code is accepted. Requirements: R13, R17.
+#[tokio::test]
+async fn operations_and_pushed_logins_expire() {
+    each_backend!(|app| {
+        let (user, token, phone) = customer_with_phone(&app).await;
+        let op: Value = create_payment(&app, &token, transfer("7.00")).await.json().await.unwrap();
+        let id = op["id"].as_str().unwrap();
+        let scanned = phone.transaction_otp(None, op["qr"].as_str().unwrap(), PIN, now(&app)).unwrap();
+        let (flow, _) = start_login(&app, &user).await;
+        app.advance(Duration::from_secs(301));
+        // The first session ended (5 minutes idle): a fresh one, by SMS.
+        let (token, _) = app.login(&user, PASSWORD, PHONE).await;
+        let status: Value = app.get(&format!("/api/v1/operations/{id}"), Some(&token)).await.json().await.unwrap();
+        assert_eq!((status["status"].as_str(), status.get("qr")), (Some("expired"), None));
+        let resp =
+            app.post(&format!("/api/v1/operations/{id}/otp"), json!({ "code": scanned.code }), Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::GONE);
+        let login: Value = app.get(&format!("/api/v1/login/{flow}"), None).await.json().await.unwrap();
+        assert_eq!(login["status"], "expired");
+        let pending = phone.pending(None, now(&app)).await.unwrap();
+        assert!(pending.iter().all(|p| p.id != id), "the phone no longer lists it");
+        let err = phone.transaction_otp(None, op["qr"].as_str().unwrap(), PIN, now(&app)).unwrap_err();
+        assert!(matches!(err, DeviceError::State(_)), "the app refuses an expired QR");
+    });
+}
+
+/// P2 across channels: wrong PINs through a push approval, the login OTP and the
+/// transaction OTP all count on the one binding; the fifth suspends it (alert first).
+/// Requirements: R7, R8, R11.
+#[tokio::test]
+async fn five_wrong_pins_through_any_mix_of_channels_suspend_the_binding() {
+    each_backend!(|app| {
+        let (user, token, phone) = customer_with_phone(&app).await;
+        let wrong = Unlock::pin("13579");
+        for _ in 0..2 {
+            let op: Value = create_payment(&app, &token, transfer("3.00")).await.json().await.unwrap();
+            let err = phone.approve(None, op["id"].as_str().unwrap(), &wrong, None, now(&app)).await.unwrap_err();
+            assert_eq!(server_error(&err).0, 401);
+        }
+        for _ in 0..2 {
+            let (flow, _) = start_login(&app, &user).await;
+            let code = phone.login_otp(None, "13579", now(&app)).unwrap();
+            let resp = app.post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": code }), None).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        }
+        assert!(!app.audit_actions().await.iter().any(|a| a == "device.suspended"), "four are not enough");
+        let op: Value = create_payment(&app, &token, transfer("4.00")).await.json().await.unwrap();
+        let id = op["id"].as_str().unwrap();
+        let code = phone.transaction_otp(None, op["qr"].as_str().unwrap(), "13579", now(&app)).unwrap().code;
+        let resp = app.post(&format!("/api/v1/operations/{id}/otp"), json!({ "code": code }), Some(&token)).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert!(app.audit_actions().await.iter().any(|a| a == "device.suspended"));
+        // Suspended: even the right PIN approves nothing now.
+        let err = phone.approve(None, id, &Unlock::pin(PIN), None, now(&app)).await.unwrap_err();
+        assert_eq!(server_error(&err).0, 401);
+    });
+}
+
+/// P9: every failed code gets the same status and body, whatever the cause (wrong code,
+/// wrong PIN behind it, malformed, a replay, an unknown flow).
+#[tokio::test]
+async fn every_failed_code_looks_the_same() {
+    each_backend!(|app| {
+        let (user, token, phone) = customer_with_phone(&app).await;
+        let mut bodies = Vec::new();
+        let used = phone.login_otp(None, PIN, now(&app)).unwrap();
+        let (flow, _) = start_login(&app, &user).await;
+        let ok = app.post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": used }), None).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        for (flow, code) in [
+            (start_login(&app, &user).await.0, used.clone()),
+            (start_login(&app, &user).await.0, "abcdef".to_owned()),
+            (start_login(&app, &user).await.0, phone.login_otp(None, "97531", now(&app)).unwrap()),
+            ("no-such-flow".to_owned(), "123456".to_owned()),
+        ] {
+            let resp = app.post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": code }), None).await;
+            bodies.push((resp.status(), resp.text().await.unwrap()));
+        }
+        let op: Value = create_payment(&app, &token, transfer("2.00")).await.json().await.unwrap();
+        let id = op["id"].as_str().unwrap();
+        for code in ["12345678", "123456", "x"] {
+            let resp = app.post(&format!("/api/v1/operations/{id}/otp"), json!({ "code": code }), Some(&token)).await;
+            bodies.push((resp.status(), resp.text().await.unwrap()));
+        }
+        let first = bodies[0].clone();
+        assert_eq!(first.0, StatusCode::UNAUTHORIZED);
+        assert!(bodies.iter().all(|b| *b == first), "{bodies:#?}");
+    });
+}
