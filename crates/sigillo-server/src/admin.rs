@@ -19,6 +19,19 @@ pub enum AdminCommand {
     /// A user's bound phones: list, remove, unblock.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// The bank's back ends that use the integration API.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Makes a new random API key and prints it with its SHA-256, which is what goes into
+    /// `[[integration.clients]] api_key_sha256` (the key itself goes to the client only).
+    Key {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +160,16 @@ pub async fn run(services: &Services, operator: &str, cmd: AdminCommand) -> anyh
         AdminCommand::User(UserCommand::SetEmail { user_code, email }) => {
             services.set_email(&user_code, &email, operator).await?;
             println!("email of {user_code} changed; a validation link was queued");
+        }
+        AdminCommand::Integration(IntegrationCommand::Key { json }) => {
+            let key = format!("sk_{}", sigillo_core::token::generate(&mut rand::rngs::OsRng));
+            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()));
+            if json {
+                println!("{}", serde_json::json!({ "api_key": key, "api_key_sha256": digest }));
+            } else {
+                println!("api key (give it to the client only): {key}");
+                println!("api_key_sha256 (for the configuration): {digest}");
+            }
         }
         AdminCommand::Audit(AuditCommand::Verify) => match services.verify_audit().await? {
             Ok(n) => println!("audit trail intact: {n} records"),

@@ -5,6 +5,7 @@ use crate::config::{Config, SenderKind};
 use crate::middleware::rate_limit;
 use crate::notify::email::EmailSender;
 use crate::notify::sms::SmsSender;
+use crate::notify::webhook::WebhookSender;
 use crate::notify::worker::{self, Senders};
 use crate::push::PushSender;
 use crate::push::apns::{ApnsConfig, ApnsSender};
@@ -54,6 +55,7 @@ impl App {
             let url = self.services.store.url().to_owned();
             tokio::spawn(crate::events::pg::listen(url, self.services.events.clone(), shutdown.clone()));
         }
+        let sweeper = tokio::spawn(sweep(self.services.clone(), shutdown.clone()));
         let limiter = self.state.limiter.clone();
         let mut tick_shutdown = shutdown.clone();
         let janitor = tokio::spawn(async move {
@@ -78,7 +80,22 @@ impl App {
             .await?;
         worker.await.ok();
         janitor.abort();
+        sweeper.abort();
         Ok(())
+    }
+}
+
+/// Expires unanswered operations and queues webhook outcomes, every 2 s (each node; the
+/// statements are idempotent).
+async fn sweep(services: Services, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = services.sweep_operations().await {
+            tracing::warn!(error = %e, "operation sweep");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.changed() => return,
+        }
     }
 }
 
@@ -92,7 +109,7 @@ fn senders(cfg: &Config, clock: &Arc<dyn Clock>) -> anyhow::Result<Senders> {
         SenderKind::Smtp => EmailSender::smtp(&cfg.email, cfg.smtp_password()?)?,
         _ => EmailSender::Console,
     };
-    Ok(Senders { sms, email, push: push_sender(cfg, clock)? })
+    Ok(Senders { sms, email, push: push_sender(cfg, clock)?, webhook: WebhookSender::default() })
 }
 
 /// The configured push providers. A missing one is a warning, not an error: approval never

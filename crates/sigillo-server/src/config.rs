@@ -43,6 +43,7 @@ pub struct Config {
     pub email: Email,
     pub outbox: Outbox,
     pub push: Push,
+    pub integration: Integration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +118,38 @@ pub enum SmtpTls {
     None,
     Starttls,
     Tls,
+}
+
+/// The bank's back ends that may ask sigillo to authorize operations (issue 4).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Integration {
+    pub clients: Vec<IntegrationClient>,
+}
+
+/// One back end: its API key (as a SHA-256, so the configuration never holds the key)
+/// and where its webhook goes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationClient {
+    /// `[a-z0-9_-]`, 1–32 characters: named in the audit trail and `requested_by`.
+    pub name: String,
+    /// Lower-case hex SHA-256 of the API key (`sigillo admin integration key` makes both).
+    pub api_key_sha256: String,
+    /// Where the outcome of each operation is posted; none: no webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// The HMAC-SHA256 key of webhook signatures. Prefer `webhook_secret_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
+impl IntegrationClient {
+    pub fn webhook_secret(&self) -> anyhow::Result<Option<String>> {
+        secret(&self.webhook_secret, &self.webhook_secret_file)
+    }
 }
 
 /// Logins and payments approved on the phone (issue 4).
@@ -232,6 +265,7 @@ impl Default for Config {
             email: Email::default(),
             outbox: Outbox::default(),
             push: Push::default(),
+            integration: Integration::default(),
         }
     }
 }
@@ -304,6 +338,7 @@ const ENV_KEYS: &[&str] = &[
     "email",
     "outbox",
     "push",
+    "integration",
 ];
 
 /// Command-line overrides (the last layer).
@@ -358,6 +393,27 @@ impl Config {
             bail!(
                 "security.lockout.temporary_locks must be at least 1: the customer is alerted at a temporary lock, before a permanent one (RTS art. 4)"
             );
+        }
+        let mut names = std::collections::HashSet::new();
+        for c in &self.integration.clients {
+            let name_ok = (1..=32).contains(&c.name.len())
+                && c.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            if !name_ok || !names.insert(c.name.as_str()) {
+                bail!("integration.clients: each name must be unique, 1-32 of a-z 0-9 _ - ({:?})", c.name);
+            }
+            if c.api_key_sha256.len() != 64 || !c.api_key_sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            {
+                bail!("integration.clients.{}: api_key_sha256 must be 64 lower-case hex digits", c.name);
+            }
+            let has_secret = c.webhook_secret.is_some() || c.webhook_secret_file.is_some();
+            if c.webhook_url.is_some() != has_secret {
+                bail!("integration.clients.{}: webhook_url and webhook_secret(_file) go together", c.name);
+            }
+            if let Some(url) = &c.webhook_url {
+                if !(url.starts_with("https://") || (self.dev_mode && url.starts_with("http://"))) {
+                    bail!("integration.clients.{}: webhook_url must be https:// (http:// only in dev mode)", c.name);
+                }
+            }
         }
         let ops = &self.operations;
         if !(1..=300).contains(&ops.ttl_secs) {

@@ -7,6 +7,7 @@
 //! - [`auth`]: login and recovery.
 //! - [`account`]: the session's user: profile, password, alias, email.
 //! - [`devices`]: the user's phones: activation codes, list, removal, unblock.
+//! - [`integration`]: the bank's back ends: operations on behalf of a user.
 //! - [`operations`]: payments: create, follow, approve with a code, SMS.
 //! - [`sse`]: event streams that follow a login or an operation.
 
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod devices;
 pub mod error;
 pub mod extract;
+pub mod integration;
 pub mod operations;
 pub mod sse;
 
@@ -34,7 +36,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         account::email_verify, account::email_resend,
         devices::activation, devices::list, devices::remove, devices::unblock,
         operations::create, operations::list, operations::get, operations::otp, operations::sms,
-        operations::cancel, operations::events,
+        operations::cancel, operations::events, integration::create, integration::get,
         crate::device_api::handlers::info, crate::device_api::handlers::activate,
         crate::device_api::handlers::challenge, crate::device_api::handlers::commit,
         crate::device_api::handlers::status, crate::device_api::handlers::remove,
@@ -48,6 +50,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Login and recovery"), (name = "account", description = "The signed-in customer"),
         (name = "devices", description = "The customer's bound phones"),
+        (name = "integration", description = "The bank's back ends (API key): payments for a user to approve, outcomes by webhook"),
         (name = "operations", description = "Payments approved on the phone, by the app's transaction OTP or by SMS OTP"),
         (name = "device", description = "The app's API: activation and requests signed by the binding's keys (docs/PROTOCOL.md)"))
 )]
@@ -80,6 +83,8 @@ pub fn auth_routes() -> Router<AppState> {
         .route("/api/v1/email/verify", post(account::email_verify))
         .route("/api/v1/operations/{id}/otp", post(operations::otp))
         .route("/api/v1/operations/{id}/sms", post(operations::sms))
+        .route("/api/v1/integration/operations", post(integration::create))
+        .route("/api/v1/integration/operations/{id}", get(integration::get))
 }
 
 pub fn routes() -> Router<AppState> {

@@ -25,20 +25,20 @@ use zeroize::Zeroizing;
 pub struct NewPayment {
     /// `payment` or `credit_transfer` (a SEPA credit transfer: needs `iban`), or `bill`
     /// (needs `bill_code`).
-    kind: String,
+    pub(super) kind: String,
     /// A plain decimal with at most the currency's decimals, e.g. `"12.50"`.
-    amount: String,
+    pub(super) amount: String,
     /// ISO 4217, e.g. `"EUR"`.
-    currency: String,
+    pub(super) currency: String,
     /// 1–70 characters.
-    payee: String,
+    pub(super) payee: String,
     #[serde(default)]
-    iban: Option<String>,
+    pub(super) iban: Option<String>,
     #[serde(default)]
-    bill_code: Option<String>,
+    pub(super) bill_code: Option<String>,
     /// Remittance information, at most 140 characters.
     #[serde(default)]
-    description: Option<String>,
+    pub(super) description: Option<String>,
 }
 
 impl NewPayment {

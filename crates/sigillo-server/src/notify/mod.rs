@@ -19,6 +19,7 @@
 pub mod email;
 pub mod sms;
 pub mod texts;
+pub mod webhook;
 pub mod worker;
 
 use crate::push::{PushNote, PushTarget};
@@ -51,6 +52,10 @@ pub struct PushBody {
 }
 
 /// What binds a sealed body to its row: a body cannot be replayed to another recipient.
+pub(crate) fn outbox_aad(channel: &str, recipient: &str) -> Vec<u8> {
+    aad(channel, recipient)
+}
+
 fn aad(channel: &str, recipient: &str) -> Vec<u8> {
     format!("sigillo/outbox/v1\0{channel}\0{recipient}").into_bytes()
 }

@@ -8,6 +8,7 @@
 
 use super::email::EmailSender;
 use super::sms::SmsSender;
+use super::webhook::WebhookSender;
 use super::{Outgoing, PushBody};
 use crate::push::{PushError, PushSender};
 use crate::service::Services;
@@ -23,6 +24,7 @@ pub struct Senders {
     pub sms: SmsSender,
     pub email: EmailSender,
     pub push: PushSender,
+    pub webhook: WebhookSender,
 }
 
 /// Why a delivery failed, and whether to try again.
@@ -92,6 +94,7 @@ pub async fn deliver_due(services: &Services, senders: &Senders) -> anyhow::Resu
         let result = match msg.channel.as_str() {
             "sms" => senders.sms.send(&msg.recipient, &msg.body).await.map_err(Failure::retry),
             "push" => deliver_push(services, &senders.push, &msg).await?,
+            "webhook" => deliver_webhook(services, &senders.webhook, &msg).await,
             _ => senders
                 .email
                 .send(&msg.recipient, msg.subject.as_deref().unwrap_or_default(), &msg.body)
@@ -154,6 +157,15 @@ async fn deliver_push(services: &Services, sender: &PushSender, msg: &Outgoing) 
             Err(Failure { error: e.to_string(), give_up: false, not_before_ms })
         }
     })
+}
+
+/// An operation's outcome to an integration client (`recipient` is the client's name).
+/// A client no longer configured ends the retries.
+async fn deliver_webhook(services: &Services, sender: &WebhookSender, msg: &Outgoing) -> Result<(), Failure> {
+    let Some(client) = services.cfg.integration.clients.iter().find(|c| c.name == msg.recipient) else {
+        return Err(Failure::final_("the integration client is no longer configured"));
+    };
+    sender.send(client, &msg.body, services.now().0.div_euclid(1000)).await.map_err(Failure::retry)
 }
 
 /// 2 s, 4 s, 8 s … capped at one hour.

@@ -14,6 +14,7 @@
 //! - [`binding`]: activation codes, binding a phone, PIN and biometry, removal, unblock.
 //! - [`approvals`]: operations a bound phone lists, approves or rejects.
 //! - [`operations`]: pushed logins and payments, offline codes, what wakes the waiters.
+//! - [`integration`]: the bank's back ends: operations on behalf of a user, webhooks.
 //! - [`payments`]: validated payments, the transaction OTP and the payment SMS OTP.
 
 pub mod account;
@@ -21,6 +22,7 @@ pub mod approvals;
 pub mod binding;
 pub mod device_auth;
 pub mod error;
+pub mod integration;
 pub mod login;
 pub mod operations;
 pub mod operator;

@@ -66,6 +66,20 @@ impl Services {
     /// Wakes everyone waiting on `op`: the browser (its operation or login flow) and the
     /// user's phones. Call after the change committed.
     pub(crate) async fn operation_changed(&self, op: &Operation) {
+        if op.requested_by.as_deref().is_some_and(|r| r.starts_with("integration:")) {
+            // The fast path; the sweep queues it if this fails (or the node stops here).
+            let fresh = async {
+                let mut conn = self.store.conn().await?;
+                operations::get(&mut conn, &op.id).await.map_err(ServiceError::from)
+            };
+            if let Ok(Some(fresh)) = fresh.await {
+                if fresh.status != "pending" {
+                    if let Err(e) = self.queue_outcome(&fresh).await {
+                        tracing::warn!(error = %e, operation = %op.id, "webhook not queued yet; the sweep will");
+                    }
+                }
+            }
+        }
         self.events.publish(Topic::Operation(op.id.clone())).await;
         if let Some(flow) = &op.flow_id {
             self.events.publish(Topic::Flow(flow.clone())).await;

@@ -6,6 +6,7 @@ mod support;
 
 mod account;
 mod devices;
+mod integration_api;
 mod lockout;
 mod login;
 mod logs;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sigillo_server::config::{Config, SenderKind, SmtpTls};
 use sigillo_server::notify::email::EmailSender;
 use sigillo_server::notify::sms::SmsSender;
+use sigillo_server::notify::webhook::WebhookSender;
 use sigillo_server::notify::worker::{Senders, deliver_due};
 use sigillo_server::push::PushSender;
 use sigillo_store::testing::backends;
@@ -58,6 +59,7 @@ async fn sms_survive_a_gateway_outage() {
             push: PushSender::none(),
             sms: SmsSender::http(url, Some("Bearer gw-secret".into())).unwrap(),
             email: EmailSender::Console,
+            webhook: WebhookSender::default(),
         };
         let env = app.user().await;
         let flow = app.start_login(&env.user_code, &env.initial_password).await;
@@ -117,6 +119,7 @@ async fn email_goes_out_over_smtp() {
         sms: SmsSender::Console,
         email: EmailSender::smtp(&cfg.email, None).unwrap(),
         push: PushSender::none(),
+        webhook: WebhookSender::default(),
     };
     let env = app.user().await;
     app.activate(&env, "58301649", "+393331234567").await;
@@ -169,7 +172,12 @@ async fn outbox_bodies_are_sealed_at_rest_and_wiped_after_delivery() {
         assert!(!sms.body.windows(code.len()).any(|w| w == code.as_bytes()), "the code is not in the row");
         assert!(!String::from_utf8_lossy(&sms.body).contains("sigillo"), "nor any of the text");
 
-        let senders = Senders { sms: SmsSender::Console, email: EmailSender::Console, push: PushSender::none() };
+        let senders = Senders {
+            sms: SmsSender::Console,
+            email: EmailSender::Console,
+            push: PushSender::none(),
+            webhook: WebhookSender::default(),
+        };
         assert_eq!(deliver_due(&app.services, &senders).await.unwrap(), 1);
         let mut conn = app.services.store.conn().await.unwrap();
         let after = sigillo_store::repo::outbox::recent(&mut conn, 10).await.unwrap();

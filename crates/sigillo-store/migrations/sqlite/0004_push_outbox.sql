@@ -1,9 +1,10 @@
--- Push notifications go through the outbox like SMS and email (issue 4): the channel
--- check gains 'push'. SQLite cannot alter a CHECK constraint, so the table is rebuilt
--- with the same columns and index and its rows copied over.
+-- Push notifications go through the outbox like SMS and email (issue 4), and so do the
+-- integration API's webhooks: the channel check gains 'push' and 'webhook'. SQLite
+-- cannot alter a CHECK constraint, so the table is rebuilt with the same columns and
+-- index and its rows copied over.
 CREATE TABLE outbox_new (
     id               TEXT PRIMARY KEY,
-    channel          TEXT NOT NULL CHECK (channel IN ('sms', 'email', 'push')),
+    channel          TEXT NOT NULL CHECK (channel IN ('sms', 'email', 'push', 'webhook')),
     recipient        TEXT NOT NULL,
     subject          TEXT,
     body             BLOB NOT NULL,

@@ -19,6 +19,8 @@ ALTER TABLE operations ADD COLUMN requested_by TEXT;
 -- The integration client's own reference and the webhook to call when it is decided.
 ALTER TABLE operations ADD COLUMN client_ref TEXT;
 ALTER TABLE operations ADD COLUMN callback_url TEXT;
+-- When the outcome was queued for the integration client's webhook (once per operation).
+ALTER TABLE operations ADD COLUMN notified_at INTEGER;
 CREATE INDEX operations_flow ON operations(flow_id);
 
 -- The last login-OTP time step a binding had accepted: each step is accepted once (P8).

@@ -29,6 +29,7 @@ pub struct Operation {
     pub requested_by: Option<String>,
     pub client_ref: Option<String>,
     pub callback_url: Option<String>,
+    pub notified_at: Option<i64>,
 }
 
 impl Operation {
@@ -62,6 +63,7 @@ fn from_row(r: &AnyRow) -> Result<Operation> {
         requested_by: r.try_get("requested_by")?,
         client_ref: r.try_get("client_ref")?,
         callback_url: r.try_get("callback_url")?,
+        notified_at: r.try_get("notified_at")?,
     })
 }
 
@@ -245,4 +247,43 @@ pub async fn cancel_for_subject(conn: &mut Conn, subject: &str, now: i64) -> Res
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected())
+}
+
+/// Marks pending operations past their expiry as expired and returns them (so their
+/// waiters can be woken and their webhooks queued).
+pub async fn expire_due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<Operation>> {
+    let rows = sqlx::query(
+        "UPDATE operations SET status = 'expired', decided_at = $1 WHERE id IN \
+         (SELECT id FROM operations WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2) \
+         AND status = 'pending' RETURNING *",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Decided operations an integration client asked for whose outcome is not queued yet.
+pub async fn outcomes_to_notify(conn: &mut Conn, limit: i64) -> Result<Vec<Operation>> {
+    let rows = sqlx::query(
+        "SELECT * FROM operations WHERE requested_by LIKE 'integration:%' AND status <> 'pending' \
+         AND notified_at IS NULL ORDER BY decided_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Claims an operation's outcome for its webhook, once: `false` if another node did.
+pub async fn mark_notified(conn: &mut Conn, id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE operations SET notified_at = $2 WHERE id = $1 AND notified_at IS NULL AND status <> 'pending'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

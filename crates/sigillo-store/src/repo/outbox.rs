@@ -11,6 +11,8 @@ pub enum Channel {
     Email,
     /// A push notification to one bound phone (migration 0004).
     Push,
+    /// An operation's outcome for an integration client's webhook (migration 0004).
+    Webhook,
 }
 
 impl Channel {
@@ -19,6 +21,7 @@ impl Channel {
             Self::Sms => "sms",
             Self::Email => "email",
             Self::Push => "push",
+            Self::Webhook => "webhook",
         }
     }
 }
