@@ -14,4 +14,6 @@ mod outbox;
 mod recovery;
 mod session;
 mod web;
+mod web_banking;
 mod web_devices;
+mod web_push;
