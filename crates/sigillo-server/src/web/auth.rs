@@ -1,5 +1,6 @@
-//! Login (password, then SMS OTP) and recovery (security code, then SMS OTP and a new
-//! password) as web pages.
+//! Login (password, then SMS OTP, or the push page of [`super::push`] when the customer
+//! has a bound phone) and recovery (security code, then SMS OTP and a new password) as
+//! web pages.
 
 use super::extract::{CsrfForm, has_csrf};
 use super::forms::{Ctx, LOGIN_FLOW, RECOVERY_FLOW, SESSION};
