@@ -306,6 +306,21 @@ export class Server {
     return new Phone(this, name);
   }
 
+  /** A user past first access with one phone bound (through the JSON API, which is not
+   *  what these tests are about): `{ user, phone }`, the phone's Smart PIN being `pin`.
+   *  The phone is left with nothing to approve. */
+  async createUserWithPhone({ alias = null, phoneName = 'Pixel 8', pin = '24680' } = {}) {
+    const user = await this.createActiveUser({ alias });
+    const token = await this.apiLogin(user);
+    const issued = await this.api('POST', '/api/v1/devices/activation', undefined, token);
+    assert.equal(issued.status, 201, `activation: ${JSON.stringify(issued.json)}`);
+    const phone = this.phone(`${phoneName} ${user.user_code}`);
+    const bound = await phone.activate(issued.json.code, pin);
+    assert.equal(bound.status, 'active');
+    await this.api('POST', '/api/v1/logout', undefined, token);
+    return { user, phone, pin };
+  }
+
   async stop() {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGTERM');
@@ -367,6 +382,14 @@ export class Phone {
     assert.notEqual(r.code, 0, `sigillo-device ${args.join(' ')} should have failed: ${r.stdout}`);
     assert.ok(r.json && r.json.error, `sigillo-device ${args.join(' ')} printed no {error}: ${r.stdout}${r.stderr}`);
     return r.json;
+  }
+
+  /** The one pending operation of `kind` (`login`, `payment.credit_transfer`, …), as
+   *  `pending` lists it: `{ id, kind, fields, numbers? }`. */
+  async pendingOne(kind) {
+    const ops = (await this.ok('pending')).filter((op) => op.kind === kind);
+    assert.equal(ops.length, 1, `one pending ${kind}: ${JSON.stringify(ops)}`);
+    return ops[0];
   }
 
   /** `activate --server <this server> <code|QR payload|png> --pin <pin>`. */
@@ -484,6 +507,16 @@ export class Visitor {
     const code = await this.server.smsCode(user.phone, since, 'accedere');
     await this.page.fill('#code', code);
     return this.submit('#otp-form');
+  }
+
+  /** Step one of a login with a bound phone: the password, then the page that waits for
+   *  the push. Returns the number it shows (two digits, as a number). */
+  async loginToPush(user, username = user.user_code, password = user.password) {
+    const r = await this.loginForm(username, password);
+    assert.equal(this.path(), '/login/push', `after the password (status ${r.status()}): ${await this.page.locator('main').innerText()}`);
+    const shown = await this.text('#match-number');
+    assert.match(shown, /^\d{2}$/, 'the page shows a two-digit number');
+    return Number(shown);
   }
 
   /** Messages the browser logged that say the CSP blocked something. */

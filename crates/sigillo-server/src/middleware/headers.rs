@@ -1,14 +1,18 @@
 //! Security headers on every response (P10): a strict CSP (no inline script, no
 //! framing), no MIME sniffing, no referrer leaks, and `no-store` so authenticated
 //! pages never sit in a shared or back-button cache.
+//!
+//! The only script is sigillo's own `/static/wait.js` (`script-src 'self'`), which
+//! follows a login or payment over server-sent events from the same origin
+//! (`connect-src 'self'`); pages work without it.
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+                   img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let static_asset = req.uri().path().starts_with("/static/");

@@ -52,6 +52,19 @@ pub struct FlowStatus {
     pub grant: Option<Grant>,
 }
 
+/// A login flow as a waiting page sees it ([`Services::peek_login`]).
+#[derive(Debug)]
+pub struct LoginPeek {
+    /// `pending`, `approved`, `rejected` or `expired`.
+    pub status: &'static str,
+    /// Why it was rejected, when the page may say: `wrong_number`.
+    pub reason: Option<&'static str>,
+    /// The number the page shows (number matching), when a login was pushed.
+    pub number: Option<u8>,
+    /// As in [`FlowStarted::methods`].
+    pub methods: Vec<&'static str>,
+}
+
 const LOGIN: OfflinePurpose = OfflinePurpose::Login;
 
 /// The store's key for a flow handle.
@@ -386,6 +399,36 @@ impl Services {
         sigillo_store::commit(tx).await?;
         self.metrics.logins.with_label_values(&["success"]).inc();
         Ok(FlowStatus { status, grant: Some(grant) })
+    }
+
+    /// Where a login flow stands, for a page that waits on it: like [`Self::login_status`]
+    /// but it never claims the session (the page's own navigation does), and it also
+    /// gives what the page shows. `reason` is `wrong_number` when the phone picked another
+    /// number than the page showed. Unknown flows and other purposes are `NotFound`.
+    pub async fn peek_login(&self, handle: &str) -> ServiceResult<LoginPeek> {
+        let now = self.now();
+        let id = flow_id(handle);
+        let mut conn = self.store.conn().await?;
+        let flow = flows::get(&mut conn, &id).await?.ok_or(ServiceError::NotFound)?;
+        if flow.purpose != OtpPurpose::Login.as_str() {
+            return Err(ServiceError::NotFound);
+        }
+        let op = operations::by_flow(&mut conn, &id).await?;
+        drop(conn);
+        let status = match flow.status.as_str() {
+            "pending" if flow.expires_at <= now.0 => "expired",
+            "pending" => "pending",
+            "approved" | "consumed" => "approved",
+            _ => "rejected",
+        };
+        let reason = op.as_ref().filter(|o| status == "rejected" && o.status == "failed").map(|_| "wrong_number");
+        let number = op.as_ref().and_then(|o| o.match_number).and_then(|n| u8::try_from(n).ok());
+        let methods = match number {
+            Some(_) if self.cfg.operations.sms_for_app_users => vec!["push", "otp", "sms"],
+            Some(_) => vec!["push", "otp"],
+            None => vec!["sms"],
+        };
+        Ok(LoginPeek { status, reason, number, methods })
     }
 
     /// A new session for `user`, limited to the password change while the password is

@@ -1,5 +1,6 @@
-//! Login (password, then SMS OTP) and recovery (security code, then SMS OTP and a new
-//! password) as web pages.
+//! Login (password, then SMS OTP, or the push page of [`super::push`] when the customer
+//! has a bound phone) and recovery (security code, then SMS OTP and a new password) as
+//! web pages.
 
 use super::extract::{CsrfForm, has_csrf};
 use super::forms::{Ctx, LOGIN_FLOW, RECOVERY_FLOW, SESSION};
@@ -44,6 +45,12 @@ pub struct RecoveryCompleteForm {
 
 has_csrf!(CredentialsForm, OtpForm, CsrfOnly, RecoveryCompleteForm);
 
+impl OtpForm {
+    pub(super) fn code(&self) -> &str {
+        &self.code
+    }
+}
+
 pub async fn login_page(State(state): State<AppState>, ctx: Ctx) -> Response {
     if let Some(token) = ctx.get(SESSION) {
         if state.services.authenticate(&token).await.is_ok() {
@@ -53,8 +60,9 @@ pub async fn login_page(State(state): State<AppState>, ctx: Ctx) -> Response {
     state.web.render(&ctx, StatusCode::OK, "login.html", context! {})
 }
 
-/// Step one of a login or a recovery: on success the flow's SMS OTP goes out at once and
-/// the flow handle is kept in an HttpOnly cookie.
+/// Step one of a login or a recovery: on success the flow handle is kept in an HttpOnly
+/// cookie, and either the login was pushed to the customer's phone (the page waits for
+/// it, [`super::push`]) or the flow's SMS OTP goes out at once.
 async fn start_flow(
     state: &AppState,
     mut ctx: Ctx,
@@ -90,6 +98,10 @@ async fn start_flow(
         }
         Err(e) => return state.web.error(ctx, e),
     };
+    if purpose == OtpPurpose::Login && started.methods.contains(&"push") {
+        ctx.set(cookie, started.flow);
+        return (ctx.jar, Redirect::to(super::push::PUSH_PAGE)).into_response();
+    }
     if let Err(e) = state.services.send_flow_otp(&started.flow, purpose, origin).await {
         return state.web.error(ctx, e);
     }

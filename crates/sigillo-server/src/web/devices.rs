@@ -86,7 +86,7 @@ fn platform_name(platform: &str) -> String {
 }
 
 /// A Unix-milliseconds instant as the customer reads it, in UTC.
-fn when(ms: i64, lang: Lang) -> String {
+pub(super) fn when(ms: i64, lang: Lang) -> String {
     let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
         return String::new();
     };
@@ -102,7 +102,7 @@ fn time_of_day(ms: i64) -> String {
 }
 
 /// For `<time datetime>`.
-fn iso(ms: i64) -> String {
+pub(super) fn iso(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
@@ -110,7 +110,7 @@ fn iso(ms: i64) -> String {
 
 /// The QR code as inline SVG (no XML declaration; hidden from screen readers, whose
 /// users get the same code as text). `None` if the payload cannot be encoded.
-fn qr_svg(payload: &str) -> Option<String> {
+pub(super) fn qr_svg(payload: &str) -> Option<String> {
     let code = QrCode::with_error_correction_level(payload.as_bytes(), EcLevel::M).ok()?;
     let image = code.render::<svg::Color<'_>>().min_dimensions(256, 256).quiet_zone(true).build();
     let start = image.find("<svg")?;

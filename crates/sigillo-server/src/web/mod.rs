@@ -1,21 +1,29 @@
-//! Server-rendered web pages: plain, accessible HTML and one stylesheet, no script.
-//! Italian by default, English on request. Every form carries a CSRF token; every
-//! page is `no-store`; the session cookie is HttpOnly and SameSite=Strict.
+//! Server-rendered web pages: plain, accessible HTML, one stylesheet, and one small
+//! script (`static/wait.js`) that pages waiting for the phone use to follow their
+//! server-sent events; every page works without it. Italian by default, English on
+//! request. Every form carries a CSRF token; every page is `no-store`; the session
+//! cookie is HttpOnly and SameSite=Strict.
 //!
 //! # Layout
 //! - [`i18n`]: languages and texts (`locales/*.toml`).
 //! - [`forms`]: cookies, language and CSRF of a request.
 //! - [`extract`]: CSRF-checked forms and the signed-in session.
 //! - [`auth`]: login, SMS OTP, recovery.
+//! - [`push`]: login step two with a bound phone: the page that waits for the push
+//!   (number matching), its event stream, the login OTP and SMS fallbacks.
 //! - [`account`]: home, first access, password, alias, email, logout.
 //! - [`devices`]: the customer's phones: list, remove, unblock, bind a new one.
+//! - [`banking`]: the demo banking area (balance, "Bonifico", "Bollettino", operations)
+//!   and the payment authorization page (push, QR + transaction OTP, SMS).
 
 pub mod account;
 pub mod auth;
+pub mod banking;
 pub mod devices;
 pub mod extract;
 pub mod forms;
 pub mod i18n;
+pub mod push;
 
 use crate::router::AppState;
 use crate::service::ServiceError;
@@ -51,9 +59,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("devices.html", include_str!("../../templates/devices.html")),
     ("devices_activation.html", include_str!("../../templates/devices_activation.html")),
     ("devices_remove.html", include_str!("../../templates/devices_remove.html")),
+    ("login_push.html", include_str!("../../templates/login_push.html")),
+    ("banking.html", include_str!("../../templates/banking.html")),
+    ("payment.html", include_str!("../../templates/payment.html")),
 ];
 
 const STYLE: &str = include_str!("../../static/style.css");
+const WAIT_JS: &str = include_str!("../../static/wait.js");
 
 impl Web {
     pub fn new() -> anyhow::Result<Self> {
@@ -116,6 +128,10 @@ pub fn auth_routes() -> Router<AppState> {
         .route("/login", post(auth::login_submit))
         .route("/login/otp", post(auth::otp_submit))
         .route("/login/otp/resend", post(auth::otp_resend))
+        .route("/login/push/otp", post(push::otp_submit))
+        .route("/login/sms", post(push::sms_submit))
+        .route("/payments/{id}/otp", post(banking::otp_submit))
+        .route("/payments/{id}/sms", post(banking::sms_submit))
         .route("/recovery", post(auth::recovery_submit))
         .route("/recovery/complete", post(auth::recovery_complete_submit))
         .route("/recovery/resend", post(auth::recovery_resend))
@@ -130,6 +146,9 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(account::home))
         .route("/login", get(auth::login_page))
         .route("/login/otp", get(auth::otp_page))
+        .route("/login/push", get(push::push_page))
+        .route("/login/events", get(push::events))
+        .route("/login/complete", get(push::complete))
         .route("/recovery", get(auth::recovery_page))
         .route("/recovery/complete", get(auth::recovery_complete_page))
         .route("/first-access", get(account::first_access_page))
@@ -142,12 +161,22 @@ pub fn routes() -> Router<AppState> {
         .route("/devices/activation", get(devices::activation_page).post(devices::bind_submit))
         .route("/devices/{id}/remove", post(devices::remove_submit))
         .route("/devices/{id}/unblock", post(devices::unblock_submit))
+        .route("/banking", get(banking::banking))
+        .route("/banking/payments", post(banking::create))
+        .route("/payments/{id}", get(banking::payment))
+        .route("/payments/{id}/events", get(banking::events))
+        .route("/payments/{id}/cancel", post(banking::cancel_submit))
         .route("/lang/{lang}", get(switch_language))
         .route("/static/style.css", get(style))
+        .route("/static/wait.js", get(wait_js))
 }
 
 async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+async fn wait_js() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], WAIT_JS).into_response()
 }
 
 #[derive(Deserialize)]

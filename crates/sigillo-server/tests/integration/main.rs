@@ -17,4 +17,6 @@ mod push;
 mod recovery;
 mod session;
 mod web;
+mod web_banking;
 mod web_devices;
+mod web_push;

@@ -15,18 +15,18 @@ use sigillo_store::repo::bindings::{self, BindingStatus};
 const PHONE: &str = "+393331234567";
 const PASSWORD: &str = "58301649";
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap().captures(html).unwrap()[1].to_owned()
 }
 
 /// A browser-like client that keeps cookies.
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// A customer past first access, signed in on the web with password + SMS OTP: the
 /// browser and its CSRF token.
-async fn signed_in(app: &TestApp, phone: &str) -> (Client, String) {
+pub(crate) async fn signed_in(app: &TestApp, phone: &str) -> (Client, String) {
     let env = app.user_with_phone(phone).await;
     app.activate(&env, PASSWORD, phone).await;
     let b = browser();
@@ -45,14 +45,14 @@ async fn signed_in(app: &TestApp, phone: &str) -> (Client, String) {
     (b, csrf)
 }
 
-async fn page(app: &TestApp, b: &Client, path: &str) -> String {
+pub(crate) async fn page(app: &TestApp, b: &Client, path: &str) -> String {
     let resp = b.get(app.url(path)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "{path}");
     resp.text().await.unwrap()
 }
 
 /// Presses "bind a new device": the activation page.
-async fn bind(app: &TestApp, b: &Client, csrf: &str) -> String {
+pub(crate) async fn bind(app: &TestApp, b: &Client, csrf: &str) -> String {
     let resp = b.post(app.url("/devices/activation")).form(&[("csrf", csrf)]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "the code comes in the answer, not behind a redirect");
     assert!(resp.headers().get("location").is_none());
@@ -60,14 +60,14 @@ async fn bind(app: &TestApp, b: &Client, csrf: &str) -> String {
     resp.text().await.unwrap()
 }
 
-fn code_of(html: &str) -> String {
+pub(crate) fn code_of(html: &str) -> String {
     let re = Regex::new(r#"id="activation-code"[^>]*>([0-9A-Z]{5}(?:-[0-9A-Z]{5}){3})<"#).unwrap();
     re.captures(html).unwrap_or_else(|| panic!("no activation code in\n{html}"))[1].to_owned()
 }
 
 /// The phone's activation with the code from the page: fresh P-256 keys, each proving
 /// its private half. Returns the binding id.
-async fn activate_phone(app: &TestApp, code: &str, name: &str) -> String {
+pub(crate) async fn activate_phone(app: &TestApp, code: &str, name: &str) -> String {
     let possession = KeyPair::generate(&mut rand::rngs::OsRng);
     let knowledge = KeyPair::generate(&mut rand::rngs::OsRng);
     let (p, k) = (possession.public_key(), knowledge.public_key());
