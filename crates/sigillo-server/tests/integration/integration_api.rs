@@ -168,3 +168,26 @@ async fn the_bank_back_end_asks_and_learns_the_outcome_by_signed_webhook() {
         app.stop().await;
     }
 }
+
+/// `sigillo admin integration key` makes a fresh random key and the SHA-256 that the
+/// configuration takes; a server configured with that digest accepts the key.
+#[tokio::test]
+async fn an_operator_makes_an_api_key_the_server_accepts() {
+    let db = sigillo_store::testing::TestDb::new(sigillo_store::Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = crate::operator::sigillo(&db, dir.path(), &["admin", "integration", "key", "--json"]);
+    assert_eq!(code, 0);
+    let made: Value = serde_json::from_str(&out).unwrap();
+    let key = made["api_key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("sk_") && key.len() > 40);
+    assert_eq!(made["api_key_sha256"], hex::encode(Sha256::digest(key.as_bytes())).as_str());
+    let (_, again, _) = crate::operator::sigillo(&db, dir.path(), &["admin", "integration", "key", "--json"]);
+    assert_ne!(serde_json::from_str::<Value>(&again).unwrap()["api_key"], key.as_str(), "random each time");
+    db.cleanup().await;
+
+    let clients = vec![client("webbank", &key, None)];
+    let app = TestApp::spawn_with(sigillo_store::Backend::Sqlite, move |cfg| cfg.integration.clients = clients).await;
+    let resp = call(&app, Some(&key), reqwest::Method::GET, "/api/v1/integration/operations/nope", None).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "authenticated; the operation does not exist");
+    app.stop().await;
+}
