@@ -6,10 +6,16 @@
 //   SIGILLO_BIN       the sigillo binary (default: ../target/debug/sigillo from this folder)
 //   SIGILLO_DEVICE_BIN  the sigillo-device CLI, the phone (default: ../target/debug/sigillo-device)
 //   CHROMIUM_PATH     the browser (default: /usr/bin/chromium, Debian's package)
-//   SIGILLO_E2E_KEEP  set to 1 to keep each server's temporary directory
+//   SIGILLO_E2E_KEEP  set to 1 to keep each server's temporary directory (and, on
+//                     PostgreSQL, its database)
+//   SIGILLO_E2E_POSTGRES_URL  e.g. postgres://postgres@127.0.0.1:5432/test: each server
+//                     gets a fresh database created over this URL (sigillo_e2e_<random>),
+//                     dropped when it stops; artefacts go to artifacts/postgres/. Unset:
+//                     SQLite in the server's temporary directory.
 
 import { chromium } from 'playwright-core';
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -22,7 +28,12 @@ import assert from 'node:assert/strict';
 const execFileP = promisify(execFile);
 
 export const E2E_DIR = dirname(fileURLToPath(import.meta.url));
-export const ARTIFACTS = join(E2E_DIR, 'artifacts');
+/** The PostgreSQL server the servers' databases are created on, or null for SQLite. */
+export const POSTGRES_URL = process.env.SIGILLO_E2E_POSTGRES_URL || null;
+/** `postgres` or `sqlite`: the database the servers under test run on. */
+export const DATABASE = POSTGRES_URL ? 'postgres' : 'sqlite';
+// A PostgreSQL run keeps its screenshots and logs apart from the SQLite run's.
+export const ARTIFACTS = POSTGRES_URL ? join(E2E_DIR, 'artifacts', 'postgres') : join(E2E_DIR, 'artifacts');
 export const BIN = process.env.SIGILLO_BIN
   ? resolve(process.env.SIGILLO_BIN)
   : resolve(E2E_DIR, '..', 'target', 'debug', 'sigillo');
@@ -85,7 +96,7 @@ export function freePort() {
 }
 
 /** The environment for sigillo: ours, less any SIGILLO_* configuration (the tests want
- *  dev mode on SQLite in their own directory). */
+ *  dev mode in their own directory, on the database the harness chose). */
 function serverEnv() {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
@@ -95,10 +106,47 @@ function serverEnv() {
   return env;
 }
 
+// PostgreSQL databases created by this process and not yet dropped.
+const liveDatabases = new Set();
+
+/** Runs one SQL statement with psql over SIGILLO_E2E_POSTGRES_URL. */
+async function psql(sql) {
+  await execFileP('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', POSTGRES_URL, '-c', sql], { timeout: 30_000 });
+}
+
+/** A fresh, empty PostgreSQL database: `{ name, url }`, `url` being the base URL with
+ *  the database name in its path. */
+async function createDatabase() {
+  const name = `sigillo_e2e_${randomBytes(6).toString('hex')}`;
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  liveDatabases.add(name);
+  try {
+    await psql(`CREATE DATABASE ${name}`);
+  } catch (e) {
+    liveDatabases.delete(name);
+    throw new Error(`could not create the PostgreSQL database ${name} over SIGILLO_E2E_POSTGRES_URL: ${e.stderr || e.message}`);
+  }
+  return { name, url: url.toString() };
+}
+
+/** Drops a database made by `createDatabase` (closing whatever still holds it). */
+async function dropDatabase(name) {
+  if (!name || !liveDatabases.has(name)) return;
+  if (process.env.SIGILLO_E2E_KEEP === '1') {
+    liveDatabases.delete(name);
+    return;
+  }
+  await psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  liveDatabases.delete(name);
+}
+
 /**
  * Starts `sigillo serve` in dev mode in a fresh temporary directory on a free port and
  * waits until `GET /healthz` answers 200. Its output goes to artifacts/server-<name>.log.
- * `config` (optional) is TOML added to the server's configuration file.
+ * `config` (optional) is TOML added to the server's configuration file. The database is
+ * `./sigillo.db` in that directory, or, with SIGILLO_E2E_POSTGRES_URL, a fresh PostgreSQL
+ * database given with `--database-url` (to `serve` and to the admin commands alike).
  */
 export async function startServer(name, { config: extraConfig = '' } = {}) {
   if (!existsSync(BIN)) {
@@ -112,13 +160,24 @@ export async function startServer(name, { config: extraConfig = '' } = {}) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const env = serverEnv();
+    let database = null;
+    try {
+      database = POSTGRES_URL ? await createDatabase() : null;
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      log.end();
+      throw e;
+    }
+    // Options every `sigillo` command of this server takes (before the subcommand).
+    const globalArgs = database ? ['--database-url', database.url] : [];
+    if (database) env.SIGILLO_DATABASE_URL = database.url;
     // The public URL (the origin of the links in emails) is this server's. It is set
     // with a configuration file in the server's directory, which also leaves everything
-    // else at the dev-mode defaults (./sigillo.db, the dev key file).
+    // else at the dev-mode defaults (./sigillo.db unless on PostgreSQL, the dev key file).
     const config = join(dir, 'sigillo-e2e.toml');
     writeFileSync(config, `public_url = "${url}"\n${extraConfig ? `${extraConfig.trim()}\n` : ''}`);
-    const args = ['--config', config, 'serve', '--listen', `127.0.0.1:${port}`];
-    log.write(`### try ${tryNo}: ${BIN} ${args.join(' ')} (cwd ${dir})\n`);
+    const args = ['--config', config, ...globalArgs, 'serve', '--listen', `127.0.0.1:${port}`];
+    log.write(`### try ${tryNo} on ${DATABASE}: ${BIN} ${args.join(' ')} (cwd ${dir})\n`);
     const child = spawn(BIN, args, {
       cwd: dir,
       env,
@@ -148,7 +207,7 @@ export async function startServer(name, { config: extraConfig = '' } = {}) {
     if (healthy) {
       running.add(child);
       child.once('exit', () => running.delete(child));
-      return new Server({ name, url, port, dir, env, config, child, exitPromise, log, logPath });
+      return new Server({ name, url, port, dir, env, config, globalArgs, database, child, exitPromise, log, logPath });
     }
     lastError = exited
       ? new Error(`sigillo exited early (${JSON.stringify(exited)}); see ${logPath}`)
@@ -156,22 +215,36 @@ export async function startServer(name, { config: extraConfig = '' } = {}) {
     if (!exited) child.kill('SIGKILL');
     await exitPromise;
     await rm(dir, { recursive: true, force: true });
+    await dropDatabase(database?.name).catch((e) => log.write(`### dropping ${database.name}: ${e.stderr || e.message}\n`));
   }
   log.end();
   throw lastError;
 }
 
-// Servers still running when this process ends (a crash, an interrupted run) go with it.
+// Servers still running when this process ends (a crash, an interrupted run) go with it,
+// and so do their PostgreSQL databases.
 const running = new Set();
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
+  if (process.env.SIGILLO_E2E_KEEP === '1') return;
+  for (const name of liveDatabases) {
+    try {
+      execFileSync('psql', ['-X', '-q', '-d', POSTGRES_URL, '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'ignore', timeout: 15_000 });
+    } catch {
+      // scripts/test.sh drops what is left (sigillo_e2e_%) on its next run
+    }
+  }
 });
+// An interrupted run (Ctrl-C, the test runner's kill) ends through 'exit' above.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
+}
 
 let phoneCounter = 0;
 
 export class Server {
-  constructor({ name, url, port, dir, env, config, child, exitPromise, log, logPath }) {
-    Object.assign(this, { name, url, port, dir, env, config, child, exitPromise, log, logPath });
+  constructor({ name, url, port, dir, env, config, globalArgs, database, child, exitPromise, log, logPath }) {
+    Object.assign(this, { name, url, port, dir, env, config, globalArgs, database, child, exitPromise, log, logPath });
   }
 
   /** A phone number and email no other user of this server has (the dev demo user
@@ -182,13 +255,14 @@ export class Server {
     return { phone: `+3933380${n.slice(-5)}`, email: `cliente${n}@example.it` };
   }
 
-  /** `sigillo admin user create … --json` with the server's directory: the envelope
+  /** `sigillo admin user create … --json` with the server's directory, configuration and
+   *  database: the envelope
    *  `{user_code, initial_password, security_code}`, plus the phone and email. */
   async createUser(identity = this.newIdentity()) {
     const { phone, email } = identity;
     const { stdout } = await execFileP(
       BIN,
-      ['--config', this.config, 'admin', 'user', 'create', '--phone', phone, '--email', email, '--json'],
+      ['--config', this.config, ...this.globalArgs, 'admin', 'user', 'create', '--phone', phone, '--email', email, '--json'],
       { cwd: this.dir, env: this.env, timeout: 30_000 },
     );
     const line = stdout.trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
@@ -321,16 +395,22 @@ export class Server {
     return { user, phone, pin };
   }
 
+  /** Stops the server, then removes its directory and drops its PostgreSQL database
+   *  (unless SIGILLO_E2E_KEEP=1), whatever went wrong before. */
   async stop() {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGTERM');
-      const killer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-      await this.exitPromise;
-      clearTimeout(killer);
-    }
-    await new Promise((r) => this.log.end(r));
-    if (process.env.SIGILLO_E2E_KEEP !== '1') {
-      await rm(this.dir, { recursive: true, force: true });
+    try {
+      if (this.child.exitCode === null && this.child.signalCode === null) {
+        this.child.kill('SIGTERM');
+        const killer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+        await this.exitPromise;
+        clearTimeout(killer);
+      }
+      await new Promise((r) => this.log.end(r));
+    } finally {
+      if (process.env.SIGILLO_E2E_KEEP !== '1') {
+        await rm(this.dir, { recursive: true, force: true });
+      }
+      await dropDatabase(this.database?.name);
     }
   }
 }
@@ -586,8 +666,11 @@ export function setup(node, name, serverOpts = {}) {
     ctx.browser = await launchBrowser();
   });
   node.after(async () => {
-    await ctx.browser?.close();
-    await ctx.server?.stop();
+    try {
+      await ctx.browser?.close();
+    } finally {
+      await ctx.server?.stop();
+    }
   });
   return ctx;
 }

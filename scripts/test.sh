@@ -37,8 +37,8 @@ if [ -z "${SIGILLO_TEST_POSTGRES_URL:-}" ]; then
   fi
 fi
 if [ -n "${SIGILLO_TEST_POSTGRES_URL:-}" ] && command -v psql >/dev/null 2>&1; then
-  # Databases left behind by interrupted runs.
-  psql "$SIGILLO_TEST_POSTGRES_URL" -Atqc "select datname from pg_database where datname like 'sigillo_t_%'" 2>/dev/null |
+  # Databases left behind by interrupted runs (Rust tests: sigillo_t_*, browser tests: sigillo_e2e_*).
+  psql "$SIGILLO_TEST_POSTGRES_URL" -Atqc "select datname from pg_database where datname like 'sigillo\\_t\\_%' or datname like 'sigillo\\_e2e\\_%'" 2>/dev/null |
     while read -r db; do psql "$SIGILLO_TEST_POSTGRES_URL" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true; done
 fi
 
@@ -71,3 +71,12 @@ target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import j
 export SIGILLO_BIN="$target_dir/debug/sigillo"
 export SIGILLO_DEVICE_BIN="$target_dir/debug/sigillo-device"
 (cd e2e && node --test)
+
+if [ -n "${SIGILLO_TEST_POSTGRES_URL:-}" ]; then
+  # Issue 4's flows (push login, payments, devices, and the password + SMS login) once
+  # more with each server on its own fresh PostgreSQL database (sigillo_e2e_*, dropped
+  # afterwards); artefacts in e2e/artifacts/postgres/.
+  step "browser tests on PostgreSQL (Chromium)"
+  (cd e2e && SIGILLO_E2E_POSTGRES_URL="$SIGILLO_TEST_POSTGRES_URL" node --test \
+    tests/login.test.js tests/push-login.test.js tests/payments.test.js tests/devices.test.js)
+fi
