@@ -278,8 +278,8 @@ async fn a_payment_is_approved_on_the_phone_from_the_bytes_it_shows() {
 }
 
 /// DESIGN flow 4 offline: the app checks the QR's signature, shows the payment from the
-/// signed bytes and computes the transaction OTP over them; one cent or one IBAN
-/// character more gives a code the server refuses (counted), the right one approves
+/// signed bytes and computes the transaction OTP over them; one cent more, another payee
+/// or one IBAN character more gives a code the server refuses (counted), the right one approves
 /// once. Requirements: R5, R15, R16, R17, R18, R19, P4, P5, P6, P8.
 #[tokio::test]
 async fn the_transaction_otp_is_bound_to_amount_and_payee() {
@@ -302,7 +302,7 @@ async fn the_transaction_otp_is_bound_to_amount_and_payee() {
         let key = phone.offline_key(None, PIN, OfflinePurpose::Transaction).unwrap();
         let original = TransactionQr::verify(qr, &app.services.master_public_key()).unwrap();
         let mut op_bytes = Operation::decode(&original.operation).unwrap();
-        for (label, changed) in [("amount", "250.01"), ("iban", "IT60X0542811101000000123457")] {
+        for (label, changed) in [("amount", "250.01"), ("payee", "Mario Rossi Srl"), ("iban", "IT60X0542811101000000123457")] {
             let mut tampered = op_bytes.clone();
             tampered.fields.iter_mut().find(|(l, _)| l == label).unwrap().1 = changed.into();
             let code = TransactionQr { operation: tampered.encode(), nonce: original.nonce.clone() }.code(&key);
@@ -320,7 +320,7 @@ async fn the_transaction_otp_is_bound_to_amount_and_payee() {
             app.post(&format!("/api/v1/operations/{id}/otp"), json!({ "code": scanned.code }), Some(&token)).await;
         assert_eq!(resp.status(), StatusCode::GONE, "once (P8)");
         let failures = app.audit_actions().await.iter().filter(|a| *a == "operation.code_failed").count();
-        assert_eq!(failures, 2, "each wrong code counted against the operation");
+        assert_eq!(failures, 3, "each wrong code counted against the operation");
     });
 }
 
