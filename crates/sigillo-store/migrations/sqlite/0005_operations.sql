@@ -22,6 +22,11 @@ ALTER TABLE operations ADD COLUMN callback_url TEXT;
 -- When the outcome was queued for the integration client's webhook (once per operation).
 ALTER TABLE operations ADD COLUMN notified_at INTEGER;
 CREATE INDEX operations_flow ON operations(flow_id);
+-- The sweep (every 2 s on every node) finds what expired and which outcomes a webhook
+-- still waits for without reading the whole table.
+CREATE INDEX operations_pending_expiry ON operations(expires_at) WHERE status = 'pending';
+CREATE INDEX operations_unnotified ON operations(decided_at)
+    WHERE notified_at IS NULL AND requested_by LIKE 'integration:%';
 
 -- The last login-OTP time step a binding had accepted: each step is accepted once (P8).
 ALTER TABLE bindings ADD COLUMN login_otp_step INTEGER;

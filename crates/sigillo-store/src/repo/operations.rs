@@ -267,8 +267,8 @@ pub async fn expire_due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<Ope
 /// Decided operations an integration client asked for whose outcome is not queued yet.
 pub async fn outcomes_to_notify(conn: &mut Conn, limit: i64) -> Result<Vec<Operation>> {
     let rows = sqlx::query(
-        "SELECT * FROM operations WHERE requested_by LIKE 'integration:%' AND status <> 'pending' \
-         AND notified_at IS NULL ORDER BY decided_at LIMIT $1",
+        "SELECT * FROM operations WHERE notified_at IS NULL AND requested_by LIKE 'integration:%' \
+         AND status <> 'pending' ORDER BY decided_at LIMIT $1",
     )
     .bind(limit)
     .fetch_all(&mut *conn)
