@@ -133,7 +133,13 @@ impl Services {
     /// auditing it) and queues outcomes for webhooks.
     pub async fn sweep_operations(&self) -> ServiceResult<()> {
         let now = self.now();
-        let expired = {
+        let due = {
+            let mut conn = self.store.conn().await?;
+            operations::any_due(&mut conn, now.0).await?
+        };
+        let expired = if !due {
+            Vec::new()
+        } else {
             let mut tx = self.store.begin().await?;
             let expired = operations::expire_due(&mut tx, now.0, SWEEP_BATCH).await?;
             for op in &expired {

@@ -302,7 +302,9 @@ async fn the_transaction_otp_is_bound_to_amount_and_payee() {
         let key = phone.offline_key(None, PIN, OfflinePurpose::Transaction).unwrap();
         let original = TransactionQr::verify(qr, &app.services.master_public_key()).unwrap();
         let mut op_bytes = Operation::decode(&original.operation).unwrap();
-        for (label, changed) in [("amount", "250.01"), ("payee", "Mario Rossi Srl"), ("iban", "IT60X0542811101000000123457")] {
+        for (label, changed) in
+            [("amount", "250.01"), ("payee", "Mario Rossi Srl"), ("iban", "IT60X0542811101000000123457")]
+        {
             let mut tampered = op_bytes.clone();
             tampered.fields.iter_mut().find(|(l, _)| l == label).unwrap().1 = changed.into();
             let code = TransactionQr { operation: tampered.encode(), nonce: original.nonce.clone() }.code(&key);

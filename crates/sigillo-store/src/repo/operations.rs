@@ -249,6 +249,16 @@ pub async fn cancel_for_subject(conn: &mut Conn, subject: &str, now: i64) -> Res
     Ok(r.rows_affected())
 }
 
+/// Whether any pending operation is past its expiry (a read, so an idle sweep takes no
+/// write lock).
+pub async fn any_due(conn: &mut Conn, now: i64) -> Result<bool> {
+    let row = sqlx::query("SELECT id FROM operations WHERE status = 'pending' AND expires_at <= $1 LIMIT 1")
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Marks pending operations past their expiry as expired and returns them (so their
 /// waiters can be woken and their webhooks queued).
 pub async fn expire_due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<Operation>> {
