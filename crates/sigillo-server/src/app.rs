@@ -69,6 +69,14 @@ impl App {
         });
         let app = router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let mut signal = shutdown.clone();
+        // Server-sent events are small writes that must leave at once: without
+        // TCP_NODELAY a wake-up waits for the client's delayed ACK (bench/approvals: p99
+        // 35 ms → 6 ms).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 while !*signal.borrow() {

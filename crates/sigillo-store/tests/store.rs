@@ -216,9 +216,24 @@ async fn sessions_die_after_five_idle_minutes() {
         assert!(matches!(expired, sessions::Touched::Expired { id: ref e, .. } if *e == id), "{expired:?}");
         let again = sessions::touch(&mut c, b"tok", NOW + 3 * idle + 1, idle).await.unwrap();
         assert!(matches!(again, sessions::Touched::Dead), "stays dead, reported once");
+        // Activity is written to 15 s: a burst costs one write, and the limit runs from at
+        // most 15 s before the last request (never longer than the configured idle time).
+        let g = sessions::TOUCH_GRANULARITY_MS;
+        sessions::create(&mut c, b"t4", &u.id, "full", "api", NOW).await.unwrap();
+        assert!(matches!(sessions::touch(&mut c, b"t4", NOW + g - 1, idle).await.unwrap(), sessions::Touched::Live(_)));
+        assert!(matches!(
+            sessions::touch(&mut c, b"t4", NOW + idle + 1, idle).await.unwrap(),
+            sessions::Touched::Expired { .. }
+        ));
+        sessions::create(&mut c, b"t5", &u.id, "full", "api", NOW).await.unwrap();
+        assert!(matches!(sessions::touch(&mut c, b"t5", NOW + g + 1, idle).await.unwrap(), sessions::Touched::Live(_)));
+        assert!(matches!(
+            sessions::touch(&mut c, b"t5", NOW + g + idle, idle).await.unwrap(),
+            sessions::Touched::Live(_)
+        ));
         sessions::create(&mut c, b"t2", &u.id, "full", "api", NOW).await.unwrap();
         sessions::create(&mut c, b"t3", &u.id, "full", "web", NOW).await.unwrap();
-        assert_eq!(sessions::end_all_for_user(&mut c, &u.id, "password_changed", NOW).await.unwrap(), 2);
+        assert_eq!(sessions::end_all_for_user(&mut c, &u.id, "password_changed", NOW).await.unwrap(), 3, "t2, t3, t5");
         assert!(matches!(sessions::touch(&mut c, b"t2", NOW + 1, idle).await.unwrap(), sessions::Touched::Dead));
     });
 }

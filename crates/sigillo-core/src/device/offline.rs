@@ -87,8 +87,18 @@ impl TransactionQr {
 
     /// `SIGILLOTX1:<operation>:<nonce>:<signature>`, each base64url.
     pub fn payload(&self, master: &MasterKey) -> String {
-        let signature = master.sign(&self.signed_bytes());
-        format!("{QR_PREFIX}:{}:{}:{}", b64(&self.operation), b64(&self.nonce), b64(&signature))
+        self.payload_with(&self.sign(master))
+    }
+
+    /// The master key's signature over [`TransactionQr::signed_bytes`]: made once when the
+    /// operation is created and kept with it, so showing the QR again signs nothing.
+    pub fn sign(&self, master: &MasterKey) -> Vec<u8> {
+        master.sign(&self.signed_bytes())
+    }
+
+    /// The payload with a signature made earlier by [`TransactionQr::sign`].
+    pub fn payload_with(&self, signature: &[u8]) -> String {
+        format!("{QR_PREFIX}:{}:{}:{}", b64(&self.operation), b64(&self.nonce), b64(signature))
     }
 
     /// Parses a payload and checks the master key's signature before anything in it is

@@ -1,17 +1,13 @@
 //! Server-sent events that follow one state: an event now, then one after each wake-up
 //! of its topic ([`crate::events`]) that changed it, until it is final. No polling loop:
 //! the waiter sleeps on the topic, and re-reads the state only when woken or, as a safety
-//! net for a lost cross-node notification, every [`RECHECK`].
+//! net for a lost cross-node notification, after the waiter's `recheck`.
 
+use crate::events::Waiter;
 use axum::response::sse::Event;
 use futures::Stream;
 use std::convert::Infallible;
 use std::future::Future;
-use std::time::Duration;
-use tokio::sync::watch;
-
-/// How often a waiter re-reads the state without being woken.
-pub const RECHECK: Duration = Duration::from_secs(10);
 
 /// A state an event stream can follow.
 pub trait Followed {
@@ -29,7 +25,7 @@ pub trait Followed {
 /// Streams `first`, then each changed state `fetch` reads after a wake-up on `woken`.
 /// `fetch` returning `None` (the thing is gone) ends the stream.
 pub fn follow<T, F, Fut>(
-    woken: watch::Receiver<u64>,
+    woken: Waiter,
     first: T,
     fetch: F,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static
@@ -50,9 +46,7 @@ where
                 let current = match next.take() {
                     Some(s) => s,
                     None => {
-                        // Both outcomes mean "read again": a wake-up or the safety-net timer.
-                        let _ = tokio::time::timeout(RECHECK, woken.changed()).await;
-                        woken.borrow_and_update();
+                        woken.wait().await;
                         fetch().await?
                     }
                 };

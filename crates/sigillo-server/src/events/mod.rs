@@ -11,6 +11,7 @@ pub mod pg;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// What a waiter waits on.
@@ -46,6 +47,28 @@ impl Topic {
     }
 }
 
+/// How long a waiter sleeps without a wake-up before it re-reads anyway: a safety net for
+/// a notification lost between nodes (PostgreSQL), so short there; a single node (SQLite)
+/// loses none, so its waiters barely poll (10,000 idle waiters cost little).
+const RECHECK_SHARED: Duration = Duration::from_secs(10);
+const RECHECK_SINGLE: Duration = Duration::from_secs(60);
+
+/// One subscription: wakes on a publication of its topic, or after `recheck`.
+#[derive(Debug)]
+pub struct Waiter {
+    pub rx: watch::Receiver<u64>,
+    pub recheck: Duration,
+}
+
+impl Waiter {
+    /// Sleeps until the topic is published or `recheck` passes; either way the caller
+    /// reads the state again.
+    pub async fn wait(&mut self) {
+        let _ = tokio::time::timeout(self.recheck, self.rx.changed()).await;
+        self.rx.borrow_and_update();
+    }
+}
+
 /// The node's topics. Cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct Hub {
@@ -73,13 +96,15 @@ impl Hub {
 
     /// A receiver that changes whenever `topic` is published. Subscribe *before*
     /// reading the state, so a change between the read and the wait is not missed.
-    pub fn subscribe(&self, topic: Topic) -> watch::Receiver<u64> {
+    pub fn subscribe(&self, topic: Topic) -> Waiter {
         let mut topics = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if topics.map.len() >= 2 * topics.swept_at.max(512) {
             topics.map.retain(|_, tx| tx.receiver_count() > 0);
             topics.swept_at = topics.map.len();
         }
-        topics.map.entry(topic).or_insert_with(|| watch::channel(0).0).subscribe()
+        let rx = topics.map.entry(topic).or_insert_with(|| watch::channel(0).0).subscribe();
+        let recheck = if self.remote.is_some() { RECHECK_SHARED } else { RECHECK_SINGLE };
+        Waiter { rx, recheck }
     }
 
     /// Wakes this node's waiters on `topic`.
@@ -116,8 +141,8 @@ mod tests {
     #[tokio::test]
     async fn a_waiter_wakes_on_its_topic_only() {
         let hub = Hub::new();
-        let mut flow = hub.subscribe(Topic::Flow("a".into()));
-        let mut other = hub.subscribe(Topic::Flow("b".into()));
+        let mut flow = hub.subscribe(Topic::Flow("a".into())).rx;
+        let mut other = hub.subscribe(Topic::Flow("b".into())).rx;
         hub.publish(Topic::Flow("a".into())).await;
         assert!(flow.has_changed().unwrap());
         assert!(!other.has_changed().unwrap());

@@ -70,8 +70,6 @@ impl Services {
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
         let expires = now.plus(CHALLENGE_TTL).0;
         challenges::create(&mut conn, &token::digest(&b64(&raw)), binding_id, now.0, expires).await?;
-        // Expired challenges are of no further use; dropping them here keeps the table small.
-        challenges::purge(&mut conn, now.0 - 3_600_000).await?;
         Ok((b64(&raw), expires))
     }
 
@@ -132,8 +130,12 @@ impl Services {
             };
             self.counted_check(&binding, &user, || keys::verify(&key, &message(factor), sig), origin).await?;
         }
-        let mut conn = self.store.conn().await?;
-        bindings::touch(&mut conn, &binding.id, now.0).await?;
+        // "Last used" is for people (the devices page): to the minute is enough, and a
+        // write (a commit, an fsync) per request is not.
+        if binding.last_used_at.is_none_or(|t| t < now.0 - 60_000) {
+            let mut conn = self.store.conn().await?;
+            bindings::touch(&mut conn, &binding.id, now.0).await?;
+        }
         Ok(DeviceCtx { binding, user, second_factor: second })
     }
 

@@ -165,6 +165,9 @@ impl Services {
             self.events.publish(Topic::User(op.user_id.clone())).await;
         }
         self.queue_outcomes().await?;
+        // Expired device challenges are of no further use (kept an hour for inquiries).
+        let mut conn = self.store.conn().await?;
+        sigillo_store::repo::challenges::purge(&mut conn, now.0 - 3_600_000).await?;
         Ok(())
     }
 }

@@ -201,9 +201,9 @@ impl Services {
         if pending && (!has_phone || self.cfg.operations.sms_for_app_users) {
             methods.push("sms");
         }
-        let qr = match (&op.nonce, has_phone) {
-            (Some(nonce), true) => {
-                Some(TransactionQr { operation: op.data.clone(), nonce: nonce.clone() }.payload(&self.master_key))
+        let qr = match (&op.nonce, &op.qr_signature, has_phone) {
+            (Some(nonce), Some(signature), true) => {
+                Some(TransactionQr { operation: op.data.clone(), nonce: nonce.clone() }.payload_with(signature))
             }
             _ => None,
         };

@@ -47,6 +47,7 @@ impl Services {
         let bytes = payment.operation(&id, expires.0 as u64).encode();
         let mut nonce = [0u8; NONCE_LEN];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+        let qr_signature = TransactionQr { operation: bytes.clone(), nonce: nonce.to_vec() }.sign(&self.master_key);
         let new = NewOperation {
             id: &id,
             user_id: &user.id,
@@ -54,6 +55,7 @@ impl Services {
             data: &bytes,
             expires_at: expires.0,
             nonce: Some(&nonce),
+            qr_signature: Some(&qr_signature),
             requested_by: Some(requested_by),
             client_ref,
             callback_url,

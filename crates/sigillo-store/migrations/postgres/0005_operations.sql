@@ -6,6 +6,8 @@ ALTER TABLE operations ADD COLUMN flow_id TEXT;
 ALTER TABLE operations ADD COLUMN match_number BIGINT;
 -- The transaction QR's nonce (its OCRA challenge covers the operation bytes and this).
 ALTER TABLE operations ADD COLUMN nonce BYTEA;
+-- The master key's signature over the transaction QR's bytes (made once, at creation).
+ALTER TABLE operations ADD COLUMN qr_signature BYTEA;
 -- Wrong codes and wrong numbers against this operation (P2: 5 fail it).
 ALTER TABLE operations ADD COLUMN failures BIGINT NOT NULL DEFAULT 0;
 -- How it was decided: push, transaction_otp, login_otp, sms.

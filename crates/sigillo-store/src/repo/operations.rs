@@ -21,6 +21,7 @@ pub struct Operation {
     pub flow_id: Option<String>,
     pub match_number: Option<i64>,
     pub nonce: Option<Vec<u8>>,
+    pub qr_signature: Option<Vec<u8>>,
     pub failures: i64,
     pub method: Option<String>,
     pub sms_digest: Option<Vec<u8>>,
@@ -55,6 +56,7 @@ fn from_row(r: &AnyRow) -> Result<Operation> {
         flow_id: r.try_get("flow_id")?,
         match_number: r.try_get("match_number")?,
         nonce: r.try_get("nonce")?,
+        qr_signature: r.try_get("qr_signature")?,
         failures: r.try_get("failures")?,
         method: r.try_get("method")?,
         sms_digest: r.try_get("sms_digest")?,
@@ -78,6 +80,7 @@ pub struct NewOperation<'a> {
     pub flow_id: Option<&'a str>,
     pub match_number: Option<i64>,
     pub nonce: Option<&'a [u8]>,
+    pub qr_signature: Option<&'a [u8]>,
     pub requested_by: Option<&'a str>,
     pub client_ref: Option<&'a str>,
     pub callback_url: Option<&'a str>,
@@ -86,8 +89,8 @@ pub struct NewOperation<'a> {
 pub async fn create(conn: &mut Conn, op: &NewOperation<'_>, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO operations (id, user_id, kind, subject, data, status, created_at, expires_at, \
-         flow_id, match_number, nonce, requested_by, client_ref, callback_url) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12, $13)",
+         flow_id, match_number, nonce, qr_signature, requested_by, client_ref, callback_url) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(op.id)
     .bind(op.user_id)
@@ -99,6 +102,7 @@ pub async fn create(conn: &mut Conn, op: &NewOperation<'_>, now: i64) -> Result<
     .bind(op.flow_id)
     .bind(op.match_number)
     .bind(op.nonce)
+    .bind(op.qr_signature)
     .bind(op.requested_by)
     .bind(op.client_ref)
     .bind(op.callback_url)
