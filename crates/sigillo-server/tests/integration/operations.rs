@@ -417,6 +417,7 @@ async fn the_phone_hears_of_a_new_payment_at_once() {
 
 /// P8 under concurrency: the same operation approved twice at once (two challenges, two
 /// valid signatures): exactly one approval wins, the other is told it is over.
+/// Requirements: R5, P8.
 #[tokio::test]
 async fn two_concurrent_approvals_of_one_operation_exactly_one_wins() {
     each_backend!(|app| {
@@ -445,7 +446,7 @@ async fn two_concurrent_approvals_of_one_operation_exactly_one_wins() {
 }
 
 /// Operations live 5 minutes: then the client sees `expired`, the phone no longer lists
-/// it, and neither an approval nor a code is accepted. Requirements: R13, R17.
+/// it, and neither an approval nor a code is accepted. Requirements: R13.
 #[tokio::test]
 async fn operations_and_pushed_logins_expire() {
     each_backend!(|app| {
@@ -473,7 +474,7 @@ async fn operations_and_pushed_logins_expire() {
 
 /// P2 across channels: wrong PINs through a push approval, the login OTP and the
 /// transaction OTP all count on the one binding; the fifth suspends it (alert first).
-/// Requirements: R7, R8, R11.
+/// Requirements: R10, R11, P2.
 #[tokio::test]
 async fn five_wrong_pins_through_any_mix_of_channels_suspend_the_binding() {
     each_backend!(|app| {
@@ -504,7 +505,7 @@ async fn five_wrong_pins_through_any_mix_of_channels_suspend_the_binding() {
 }
 
 /// P9: every failed code gets the same status and body, whatever the cause (wrong code,
-/// wrong PIN behind it, malformed, a replay, an unknown flow).
+/// wrong PIN behind it, malformed, a replay, an unknown flow). Requirements: R9.
 #[tokio::test]
 async fn every_failed_code_looks_the_same() {
     each_backend!(|app| {
