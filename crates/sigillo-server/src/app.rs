@@ -33,7 +33,7 @@ pub struct App {
 impl App {
     /// Connects and migrates the store, and builds everything the node needs.
     pub async fn build(cfg: Config, clock: Arc<dyn Clock>, kek: Kek) -> anyhow::Result<Self> {
-        let store = Store::connect(&cfg.database_url).await?;
+        let store = Store::connect_with(&cfg.database_url, &cfg.store_options()).await?;
         store.migrate().await?;
         let senders = senders(&cfg, &clock)?;
         let limiter = Arc::new(rate_limit::limiter(cfg.rate_limit.per_ip_per_second, cfg.rate_limit.burst));

@@ -27,6 +27,9 @@ pub struct Config {
     pub dev_mode: bool,
     pub listen: SocketAddr,
     pub database_url: String,
+    /// SQLite only: `full` (every commit on disk before it is answered) or `normal` (WAL:
+    /// faster; the last commits may roll back after a power loss). ADR 0011.
+    pub sqlite_synchronous: sigillo_store::SqliteSynchronous,
     /// Where dev mode keeps its generated key-encryption key.
     pub data_dir: PathBuf,
     /// The address customers reach sigillo at, for links in emails.
@@ -253,6 +256,7 @@ impl Default for Config {
             dev_mode: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite:./sigillo.db".into(),
+            sqlite_synchronous: sigillo_store::SqliteSynchronous::Full,
             data_dir: PathBuf::from("."),
             public_url: "http://127.0.0.1:8080".into(),
             kek: None,
@@ -326,6 +330,7 @@ const ENV_KEYS: &[&str] = &[
     "dev_mode",
     "listen",
     "database_url",
+    "sqlite_synchronous",
     "data_dir",
     "public_url",
     "kek",
@@ -495,6 +500,11 @@ impl Config {
             "DEV MODE: generated a key-encryption key on disk. Never use this in production: set kek_file"
         );
         Ok(kek)
+    }
+
+    /// How the store is opened.
+    pub fn store_options(&self) -> sigillo_store::StoreOptions {
+        sigillo_store::StoreOptions { sqlite_synchronous: self.sqlite_synchronous }
     }
 
     pub fn sms_auth_header(&self) -> anyhow::Result<Option<String>> {

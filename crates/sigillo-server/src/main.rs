@@ -98,7 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Migrate => {
             let cfg = Config::load(cli.config.as_deref(), &overrides)?;
             sigillo_server::telemetry::init(cfg.log_format);
-            let store = sigillo_store::Store::connect(&cfg.database_url).await?;
+            let store = sigillo_store::Store::connect_with(&cfg.database_url, &cfg.store_options()).await?;
             store.migrate().await?;
             println!("migrations applied to {}", redact_url(&cfg.database_url));
             Ok(0)
@@ -106,7 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Admin { operator, command } => {
             let cfg = Config::load(cli.config.as_deref(), &overrides)?;
             let kek = cfg.load_kek()?;
-            let store = sigillo_store::Store::connect(&cfg.database_url).await?;
+            let store = sigillo_store::Store::connect_with(&cfg.database_url, &cfg.store_options()).await?;
             store.migrate().await?;
             let services = Services::new(store, cfg, Arc::new(SystemClock), kek).await?;
             let operator = operator.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "cli".into());

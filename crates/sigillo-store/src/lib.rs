@@ -52,6 +52,33 @@ impl Backend {
 }
 
 /// The database, shared by every request of a node (cheap to clone).
+/// How SQLite makes a commit durable (docs/adr/0011-sqlite-durability.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Every commit is on disk before it is answered (SQLite's default).
+    #[default]
+    Full,
+    /// In WAL mode: never corrupt, but the last commits may roll back after a power loss
+    /// or an operating-system crash (not after a crash of sigillo itself).
+    Normal,
+}
+
+impl SqliteSynchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "PRAGMA synchronous = FULL",
+            Self::Normal => "PRAGMA synchronous = NORMAL",
+        }
+    }
+}
+
+/// Options of [`Store::connect_with`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoreOptions {
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
@@ -63,6 +90,12 @@ impl Store {
     /// Connects to `sqlite:PATH` (created if missing, WAL mode, 5 s busy timeout) or
     /// `postgres://…`. Does not migrate: call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::connect`] with options (SQLite's durability).
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Self> {
+        let synchronous = options.sqlite_synchronous.pragma();
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url = match backend {
@@ -91,6 +124,7 @@ impl Store {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute(synchronous).await?;
                     }
                     Ok(())
                 })

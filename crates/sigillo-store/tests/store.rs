@@ -446,3 +446,23 @@ async fn push_rows_and_push_targets() {
         drop(c);
     });
 }
+
+/// ADR 0011: every pooled SQLite connection gets the configured durability; FULL unless
+/// NORMAL is chosen.
+#[tokio::test]
+async fn sqlite_durability_is_applied_to_every_connection() {
+    use sigillo_store::{SqliteSynchronous, Store, StoreOptions};
+    use sqlx::Row;
+    let dir = tempfile::tempdir().unwrap();
+    for (choice, expected) in [(SqliteSynchronous::Full, 2i64), (SqliteSynchronous::Normal, 1)] {
+        let url = format!("sqlite:{}", dir.path().join(format!("{expected}.db")).display());
+        let store = Store::connect_with(&url, &StoreOptions { sqlite_synchronous: choice }).await.unwrap();
+        let mut conns = Vec::new();
+        for _ in 0..3 {
+            let mut c = store.conn().await.unwrap();
+            let row = sqlx::query("PRAGMA synchronous").fetch_one(&mut *c).await.unwrap();
+            assert_eq!(row.try_get::<i64, _>(0).unwrap(), expected, "{choice:?}");
+            conns.push(c);
+        }
+    }
+}
