@@ -535,3 +535,131 @@ async fn every_failed_code_looks_the_same() {
         assert!(bodies.iter().all(|b| *b == first), "{bodies:#?}");
     });
 }
+
+/// A `sigillo serve` process of the test's own binary, killed when dropped.
+struct Node {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn node_env(cmd: &mut std::process::Command, db_url: &str, data_dir: &std::path::Path) {
+    cmd.env("SIGILLO_DATABASE_URL", db_url)
+        .env("SIGILLO_DATA_DIR", data_dir)
+        .env("SIGILLO_SECURITY__HASHING__MEMORY_KIB", "256")
+        .env("SIGILLO_SECURITY__HASHING__ITERATIONS", "1")
+        .env("SIGILLO_OUTBOX__POLL_MS", "3600000")
+        .current_dir(data_dir);
+}
+
+async fn start_node(db_url: &str, data_dir: &std::path::Path) -> Node {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sigillo"));
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    node_env(&mut cmd, db_url, data_dir);
+    let node = Node { child: cmd.spawn().expect("spawn sigillo serve"), base: format!("http://127.0.0.1:{port}") };
+    for _ in 0..200 {
+        if reqwest::get(format!("{}/healthz", node.base)).await.is_ok_and(|r| r.status().is_success()) {
+            return node;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("sigillo serve did not come up");
+}
+
+/// DESIGN.md "Scale-out", literally: two `sigillo serve` processes on one PostgreSQL. The
+/// customer's client waits on node A; the phone approves through node B; A's stream moves
+/// on at once (LISTEN/NOTIFY), well before the streams' 10 s re-read.
+#[tokio::test]
+async fn two_serve_processes_share_one_postgresql() {
+    if sigillo_store::testing::postgres_url().is_none() {
+        return;
+    }
+    let db = sigillo_store::testing::TestDb::new(sigillo_store::Backend::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Node A generates the dev-mode key into the shared folder; B starts after and reads it.
+    let a = start_node(&db.url, dir.path()).await;
+    let b = start_node(&db.url, dir.path()).await;
+    let mut create = std::process::Command::new(env!("CARGO_BIN_EXE_sigillo"));
+    create.args(["admin", "user", "create", "--phone", PHONE, "--email", "anna@example.it", "--json"]);
+    node_env(&mut create, &db.url, dir.path());
+    let out = create.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let env: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let http = reqwest::Client::new();
+    let post = |base: &str, path: &str, body: Value, token: Option<&str>| {
+        let mut req = http.post(format!("{base}{path}")).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let last_sms_code = || async {
+        let outbox: Value = http.get(format!("{}/dev/outbox", a.base)).send().await.unwrap().json().await.unwrap();
+        let text = outbox.as_array().unwrap().iter().rev().find(|m| m["channel"] == "sms").unwrap()["text"].clone();
+        let text = text.as_str().unwrap().to_owned();
+        text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned()
+    };
+    let login: Value = post(
+        &a.base,
+        "/api/v1/login",
+        json!({ "username": env["user_code"], "password": env["initial_password"] }),
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let flow = login["flow"].as_str().unwrap();
+    post(&a.base, &format!("/api/v1/login/{flow}/sms"), json!({}), None).await.unwrap();
+    let code = last_sms_code().await;
+    let grant: Value = post(&a.base, &format!("/api/v1/login/{flow}/otp"), json!({ "code": code }), None)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = grant["token"].as_str().unwrap().to_owned();
+    let resp =
+        post(&a.base, "/api/v1/password", json!({ "current": env["initial_password"], "new": PASSWORD }), Some(&token))
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let activation: Value =
+        post(&a.base, "/api/v1/devices/activation", json!({}), Some(&token)).await.unwrap().json().await.unwrap();
+    let mut phone = Device::new(
+        State { version: State::VERSION, ..State::default() },
+        FileKeystore::in_memory(),
+        "Pixel",
+        "android",
+    );
+    let now_ms = || u64::try_from(chrono_now()).unwrap();
+    phone.activate(&a.base, activation["code"].as_str().unwrap(), PIN, false, now_ms()).await.unwrap();
+    phone.set_server(&b.base);
+
+    let op: Value =
+        post(&a.base, "/api/v1/operations", transfer("99.99"), Some(&token)).await.unwrap().json().await.unwrap();
+    let id = op["id"].as_str().unwrap();
+    let resp = http.get(format!("{}/api/v1/operations/{id}/events", a.base)).bearer_auth(&token).send().await.unwrap();
+    let mut events = Events { resp, buf: String::new() };
+    assert_eq!(events.next(Duration::from_secs(5)).await["status"], "pending");
+    phone.approve(None, id, &Unlock::pin(PIN), None, now_ms()).await.unwrap();
+    assert_eq!(events.next(Duration::from_secs(3)).await["status"], "approved", "node A woken by node B");
+    drop((a, b));
+    db.cleanup().await;
+}
+
+/// The wall clock, for the real processes of the scale-out test.
+#[expect(clippy::disallowed_methods, reason = "real `sigillo serve` processes run on the system clock")]
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
