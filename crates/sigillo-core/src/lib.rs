@@ -19,6 +19,7 @@
 //! - [`oath`]: the offline codes: HOTP, TOTP (login OTP) and OCRA (transaction OTP) (P4, P5).
 //! - [`payment`]: what a customer may be asked to approve: validated payments (IBAN,
 //!   ISO 4217 currency, amount) and their canonical operation fields (P5).
+//! - [`threeds`]: the EMV 3-D Secure 2.2 ACS's pure parts.
 #![forbid(unsafe_code)]
 
 pub mod attempts;
@@ -31,6 +32,7 @@ pub mod password;
 pub mod payment;
 pub mod security_code;
 pub mod sms_otp;
+pub mod threeds;
 pub mod time;
 pub mod token;
 
