@@ -3,7 +3,7 @@
 //! Inputs are plain fields (the card's state, the transaction, the cardholder's low-value
 //! history since the last SCA, the configuration), so this module depends on no message
 //! struct. The output is a [`Decision`] that maps onto the ARes `transStatus` and
-//! `transStatusReason` (EMV 3DS 2.2.0, Table A.4 value lists).
+//! `transStatusReason` (EMV 3DS 2.2.0 data elements).
 //!
 //! The rules, in the order they are applied:
 //! 1. Unknown card → `N`, reason 08 "No Card record".
