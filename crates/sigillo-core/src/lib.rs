@@ -31,6 +31,7 @@ pub mod password;
 pub mod payment;
 pub mod security_code;
 pub mod sms_otp;
+pub mod threeds;
 pub mod time;
 pub mod token;
 
