@@ -654,6 +654,43 @@ mod tests {
     }
 
     #[test]
+    fn ares_uses_the_spec_names_and_leaves_out_what_is_absent() {
+        let ares = ARes {
+            message_type: "ARes".into(),
+            message_version: MessageVersion::V2_2_0,
+            three_ds_server_trans_id: "8a880dc0-d2d2-4067-bcb1-b08d1690b26e".into(),
+            ds_trans_id: "9b9b9b9b-d2d2-4067-bcb1-b08d1690b26e".into(),
+            ds_reference_number: None,
+            sdk_trans_id: None,
+            acs_trans_id: "0a0a0a0a-d2d2-4067-bcb1-b08d1690b26e".into(),
+            acs_reference_number: "ACS_REF".into(),
+            acs_operator_id: None,
+            trans_status: TransStatus::Challenge,
+            trans_status_reason: None,
+            acs_url: Some("https://acs.example/creq".into()),
+            acs_challenge_mandated: Some(ChallengeMandated::Yes),
+            authentication_type: Some(AuthenticationType::OutOfBand),
+            authentication_value: None,
+            eci: None,
+            message_extension: None,
+        };
+        let json = serde_json::to_value(&ares).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "messageType": "ARes", "messageVersion": "2.2.0",
+                "threeDSServerTransID": "8a880dc0-d2d2-4067-bcb1-b08d1690b26e",
+                "dsTransID": "9b9b9b9b-d2d2-4067-bcb1-b08d1690b26e",
+                "acsTransID": "0a0a0a0a-d2d2-4067-bcb1-b08d1690b26e",
+                "acsReferenceNumber": "ACS_REF", "transStatus": "C",
+                "acsURL": "https://acs.example/creq", "acsChallengeMandated": "Y",
+                "authenticationType": "03"
+            })
+        );
+        assert_eq!(serde_json::from_value::<ARes>(json).unwrap(), ares);
+    }
+
+    #[test]
     fn code_enums_round_trip_and_take_ds_values() {
         assert_eq!(ChallengeInd::from_code("04"), Some(ChallengeInd::ChallengeRequestedMandate));
         assert_eq!(ChallengeInd::from_code("82"), Some(ChallengeInd::DsSpecific(82)));

@@ -12,8 +12,9 @@
 //!
 //! Where this reading of the spec is uncertain, the rule says so in a comment.
 //!
-//! Not done yet: duplicate JSON keys (204; `serde_json` keeps the last value silently),
-//! the ISO 3166-1 country list (country codes are checked as three digits only), the
+//! A repeated top-level key is 204 (after the version checks, before 201).
+//!
+//! Not done yet: duplicate keys inside nested objects, the ISO 3166-1 country list (country codes are checked as three digits only), the
 //! full ISO 4217 numeric list (only the exponent of non-2-decimal currencies is checked),
 //! and the 2.3.1 changes (a 2.3.1 AReq is checked with the 2.2.0 rules).
 
@@ -412,11 +413,8 @@ pub fn parse_areq(raw: &[u8]) -> Result<AReq, Box<Erro>> {
 /// As [`parse_areq`], with the ids of the message extensions this ACS understands: a
 /// critical extension whose id is not among them gives 202.
 pub fn parse_areq_recognising(raw: &[u8], known_extensions: &[&str]) -> Result<AReq, Box<Erro>> {
-    let value: Value = serde_json::from_slice(raw)
-        .map_err(|_| ErroBuilder::default().build(ErrorCode::MessageInvalid, "not a JSON object".into()))?;
-    let Value::Object(map) = value else {
-        return Err(ErroBuilder::default().build(ErrorCode::MessageInvalid, "not a JSON object".into()));
-    };
+    let invalid = || ErroBuilder::default().build(ErrorCode::MessageInvalid, "not a JSON object".into());
+    let TopLevel { map, duplicates } = serde_json::from_slice(raw).map_err(|_| invalid())?;
     let erro = ErroBuilder::from_map(&map);
 
     match map.get("messageType") {
@@ -434,6 +432,11 @@ pub fn parse_areq_recognising(raw: &[u8], known_extensions: &[&str]) -> Result<A
         return Err(erro.build(ErrorCode::VersionNotSupported, supported.join(",")));
     };
     let erro = ErroBuilder { version: Some(version), ..erro };
+
+    // Table A.4: 204, duplicate data element. Only the top level is checked.
+    if !duplicates.is_empty() {
+        return Err(erro.build(ErrorCode::DuplicateElement, duplicates.join(",")));
+    }
 
     let text = |key: &str| match map.get(key) {
         Some(Value::String(s)) => Some(s.clone()),
@@ -514,6 +517,40 @@ pub fn parse_areq_recognising(raw: &[u8], known_extensions: &[&str]) -> Result<A
     // The table has accepted every element the struct reads, so this cannot fail unless
     // the table and the struct disagree; answer 203 then rather than panic.
     serde_json::from_value(Value::Object(map)).map_err(|_| erro.build(ErrorCode::InvalidFormat, "AReq".into()))
+}
+
+/// A top-level JSON object read key by key, so that a repeated key is seen (serde_json's
+/// own `Map` keeps the last value silently). Anything but an object fails to deserialize.
+struct TopLevel {
+    map: Map<String, Value>,
+    duplicates: Vec<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TopLevel;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<TopLevel, A::Error> {
+                let mut top = TopLevel { map: Map::new(), duplicates: Vec::new() };
+                while let Some(key) = access.next_key::<String>()? {
+                    let value: Value = access.next_value()?;
+                    if top.map.contains_key(&key) {
+                        if !top.duplicates.contains(&key) {
+                            top.duplicates.push(key);
+                        }
+                    } else {
+                        top.map.insert(key, value);
+                    }
+                }
+                Ok(top)
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 /// What an `Erro` echoes from the message in error: only well-formed ids.
@@ -759,6 +796,30 @@ mod tests {
         assert!(parse_areq_recognising(v.to_string().as_bytes(), &["X-1"]).is_ok());
         let v = with(browser_areq(), "messageExtension", json!([{ "name": "n", "id": "X-1" }]));
         assert_eq!(err(&v), (ErrorCode::InvalidFormat, "messageExtension".into()));
+    }
+
+    #[test]
+    fn a_repeated_key_is_204() {
+        let text = browser_areq().to_string();
+        let doubled = text.replacen("{", "{\"mcc\":\"1234\",", 1);
+        let e = parse_areq(doubled.as_bytes()).unwrap_err();
+        assert_eq!((e.error_code, e.error_detail.as_str()), (ErrorCode::DuplicateElement, "mcc"));
+    }
+
+    #[test]
+    fn erro_uses_the_spec_names() {
+        let e = run(&without(browser_areq(), "dsTransID")).unwrap_err();
+        let json = serde_json::to_value(&*e).unwrap();
+        assert_eq!(
+            json,
+            json!({
+                "messageType": "Erro", "messageVersion": "2.2.0", "errorCode": "201",
+                "errorComponent": "A", "errorDescription": ErrorCode::RequiredMissing.description(),
+                "errorDetail": "dsTransID", "errorMessageType": "AReq",
+                "threeDSServerTransID": "8a880dc0-d2d2-4067-bcb1-b08d1690b26e"
+            })
+        );
+        assert_eq!(e.detail_fields(), ["dsTransID"]);
     }
 
     #[test]
