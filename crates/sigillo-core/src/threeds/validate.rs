@@ -144,6 +144,7 @@ pub const AREQ_RULES: &[FieldRule] = &[
     rule("threeDSServerRefNumber", V210, R::Always, F::Text(1, 32)),
     rule("threeDSServerOperatorID", V210, R::Optional, F::Text(1, 32)),
     rule("threeDSServerURL", V210, R::Optional, F::Url(2048)),
+    // messageCategory 80–99 are DS-specific categories; this ACS knows none, so 203.
     rule("messageCategory", V210, R::Always, F::OneOf(&["01", "02"])),
     rule("deviceChannel", V210, R::Always, F::OneOf(&["01", "02", "03"])),
     // Card.
