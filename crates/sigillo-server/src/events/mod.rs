@@ -121,9 +121,17 @@ impl Hub {
 
     /// Wakes the waiters on `topic` on every node. Call it after the change committed.
     pub async fn publish(&self, topic: Topic) {
-        self.wake_local(&topic);
+        self.publish_all(&[topic]).await;
+    }
+
+    /// Wakes the waiters on several topics on every node: one notification for all of
+    /// them, so a change costs one round trip to PostgreSQL, not one per topic.
+    pub async fn publish_all(&self, topics: &[Topic]) {
+        for topic in topics {
+            self.wake_local(topic);
+        }
         if let Some(remote) = &self.remote {
-            remote.send(&topic).await;
+            remote.send(topics).await;
         }
     }
 

@@ -24,10 +24,12 @@ impl Notifier {
         Self { store }
     }
 
-    pub async fn send(&self, topic: &Topic) {
+    /// One notification carrying every topic's key, one per line.
+    pub async fn send(&self, topics: &[Topic]) {
+        let payload = topics.iter().map(Topic::key).collect::<Vec<_>>().join("\n");
         let sent = async {
             let mut conn = self.store.conn().await?;
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(topic.key()).execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&mut *conn).await?;
             anyhow::Ok(())
         };
         if let Err(e) = sent.await {
@@ -42,7 +44,7 @@ async fn forward(url: &str, hub: &Hub) -> anyhow::Result<()> {
     tracing::info!(channel = CHANNEL, "listening for other nodes' wake-ups");
     loop {
         let note = listener.recv().await?;
-        if let Some(topic) = Topic::from_key(note.payload()) {
+        for topic in note.payload().lines().filter_map(Topic::from_key) {
             hub.wake_local(&topic);
         }
     }

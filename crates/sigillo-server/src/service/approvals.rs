@@ -35,12 +35,9 @@ impl Services {
         origin: &Origin,
     ) -> ServiceResult<Vec<PendingOperation>> {
         let ctx = self.authenticate_device(proof, Need::Possession, &[BindingStatus::Active], message, origin).await?;
-        let mut conn = self.store.conn().await?;
-        let ops = operations::pending_for_user(&mut conn, &ctx.user.id, self.now().0).await?;
+        let ops = self.pending_for_phone(&ctx.user.id, &ctx.binding.id).await?;
         Ok(ops
             .into_iter()
-            // A phone never approves itself.
-            .filter(|op| op.subject.as_deref() != Some(ctx.binding.id.as_str()))
             .map(|op| PendingOperation {
                 signature: b64(&self.master_key.sign(&op.data)),
                 data: b64(&op.data),
@@ -61,11 +58,16 @@ impl Services {
         self.authenticate_device(proof, Need::Possession, &[BindingStatus::Active], message, origin).await
     }
 
-    /// The ids of what a phone may approve now, oldest first (not its own binding).
+    /// The ids of what a phone may approve now, oldest first.
     pub async fn pending_ids(&self, user_id: &str, binding_id: &str) -> ServiceResult<Vec<String>> {
+        Ok(self.pending_for_phone(user_id, binding_id).await?.into_iter().map(|op| op.id).collect())
+    }
+
+    /// The user's pending operations a phone may approve: a phone never approves itself.
+    async fn pending_for_phone(&self, user_id: &str, binding_id: &str) -> ServiceResult<Vec<operations::Operation>> {
         let mut conn = self.store.conn().await?;
         let ops = operations::pending_for_user(&mut conn, user_id, self.now().0).await?;
-        Ok(ops.into_iter().filter(|op| op.subject.as_deref() != Some(binding_id)).map(|op| op.id).collect())
+        Ok(ops.into_iter().filter(|op| op.subject.as_deref() != Some(binding_id)).collect())
     }
 
     /// Approves an operation: the signatures must cover its stored bytes (P5) and, for a

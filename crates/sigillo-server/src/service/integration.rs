@@ -11,7 +11,6 @@
 use super::operations::OperationView;
 use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
 use crate::config::IntegrationClient;
-use crate::events::Topic;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sigillo_core::payment::PaymentRequest;
@@ -158,11 +157,7 @@ impl Services {
             expired
         };
         for op in &expired {
-            self.events.publish(Topic::Operation(op.id.clone())).await;
-            if let Some(flow) = &op.flow_id {
-                self.events.publish(Topic::Flow(flow.clone())).await;
-            }
-            self.events.publish(Topic::User(op.user_id.clone())).await;
+            self.operation_changed(op).await;
         }
         self.queue_outcomes().await?;
         // Expired device challenges are of no further use (kept an hour for inquiries).

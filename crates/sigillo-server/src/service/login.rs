@@ -289,7 +289,8 @@ impl Services {
     /// for this flow, in which case it is checked (and counted) as that SMS code.
     pub async fn submit_login_otp(&self, handle: &str, code: &str, origin: &Origin) -> ServiceResult<Grant> {
         let (flow, user) = self.pending_flow(handle, OtpPurpose::Login).await.map_err(|_| ServiceError::AuthFailed)?;
-        let method = if self.usable_bindings(&user.id).await?.is_empty() {
+        let candidates = self.usable_bindings(&user.id).await?;
+        let method = if candidates.is_empty() {
             self.verify_flow_otp(handle, OtpPurpose::Login, code, origin).await?;
             "sms"
         } else {
@@ -302,13 +303,11 @@ impl Services {
                 }
                 None => false,
             };
-            if flow.otp_sends > 0
-                && self.offline_match(&self.usable_bindings(&user.id).await?, LOGIN, &check)?.is_none()
-            {
+            if flow.otp_sends > 0 && self.offline_match(&candidates, LOGIN, &check)?.is_none() {
                 self.verify_flow_otp(handle, OtpPurpose::Login, code, origin).await?;
                 "sms"
             } else {
-                let binding = self.check_offline_code(&user, LOGIN, &check, origin).await?;
+                let binding = self.check_offline_code(&user, &candidates, LOGIN, &check, origin).await?;
                 self.accept_login_otp(&flow, &user, &binding, step.get().copied(), origin).await?;
                 "login_otp"
             }

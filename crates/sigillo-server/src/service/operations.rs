@@ -80,11 +80,9 @@ impl Services {
                 }
             }
         }
-        self.events.publish(Topic::Operation(op.id.clone())).await;
-        if let Some(flow) = &op.flow_id {
-            self.events.publish(Topic::Flow(flow.clone())).await;
-        }
-        self.events.publish(Topic::User(op.user_id.clone())).await;
+        let mut topics = vec![Topic::Operation(op.id.clone()), Topic::User(op.user_id.clone())];
+        topics.extend(op.flow_id.iter().map(|f| Topic::Flow(f.clone())));
+        self.events.publish_all(&topics).await;
     }
 
     /// After a correct password: a login operation for the user's phones with number
@@ -147,24 +145,24 @@ impl Services {
         Ok(None)
     }
 
-    /// An offline code from the app, counted (P2): `Ok(Some(binding))` when a usable
-    /// binding made it and its PIN is not suspended or blocked; a code none made counts
+    /// An offline code from the app, counted (P2), against the user's usable bindings
+    /// `candidates`: the binding when one made it and its PIN is not suspended or blocked; a code none made counts
     /// as a wrong PIN on every one of them and is `AuthFailed`.
     pub(crate) async fn check_offline_code(
         &self,
         user: &User,
+        candidates: &[Binding],
         purpose: OfflinePurpose,
         check: &(dyn Fn(&[u8; 32]) -> bool + Sync),
         origin: &Origin,
     ) -> ServiceResult<Binding> {
-        let candidates = self.usable_bindings(&user.id).await?;
-        match self.offline_match(&candidates, purpose, check)? {
+        match self.offline_match(candidates, purpose, check)? {
             Some(b) => {
                 self.counted_check(&b, user, || true, origin).await?;
                 Ok(b)
             }
             None => {
-                for b in &candidates {
+                for b in candidates {
                     // Each answers AuthFailed; what matters is that each counted.
                     let _ = self.counted_check(b, user, || false, origin).await;
                 }

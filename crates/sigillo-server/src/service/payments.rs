@@ -161,7 +161,8 @@ impl Services {
         let approved_by = if code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()) {
             let qr = TransactionQr { operation: op.data.clone(), nonce: op.nonce.clone().unwrap_or_default() };
             let check = |key: &[u8; 32]| qr.verify_code(key, code);
-            match self.check_offline_code(user, OfflinePurpose::Transaction, &check, origin).await {
+            let candidates = self.usable_bindings(&user.id).await?;
+            match self.check_offline_code(user, &candidates, OfflinePurpose::Transaction, &check, origin).await {
                 Ok(binding) => {
                     let mut conn = self.store.conn().await?;
                     operations::decide(&mut conn, &op.id, "approved", Some(&binding.id), Some("transaction_otp"), now.0)
