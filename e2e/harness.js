@@ -5,6 +5,8 @@
 // Environment:
 //   SIGILLO_BIN       the sigillo binary (default: ../target/debug/sigillo from this folder)
 //   SIGILLO_DEVICE_BIN  the sigillo-device CLI, the phone (default: ../target/debug/sigillo-device)
+//   SIGILLO_3DS_SIM_BIN the 3DS Server + Directory Server simulator, for the ACS tests
+//                     (default: ../target/debug/sigillo-3ds-sim)
 //   CHROMIUM_PATH     the browser (default: /usr/bin/chromium, Debian's package)
 //   SIGILLO_E2E_KEEP  set to 1 to keep each server's temporary directory (and, on
 //                     PostgreSQL, its database)
@@ -40,6 +42,9 @@ export const BIN = process.env.SIGILLO_BIN
 export const DEVICE_BIN = process.env.SIGILLO_DEVICE_BIN
   ? resolve(process.env.SIGILLO_DEVICE_BIN)
   : resolve(E2E_DIR, '..', 'target', 'debug', 'sigillo-device');
+export const SIM_BIN = process.env.SIGILLO_3DS_SIM_BIN
+  ? resolve(process.env.SIGILLO_3DS_SIM_BIN)
+  : resolve(E2E_DIR, '..', 'target', 'debug', 'sigillo-3ds-sim');
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -274,6 +279,27 @@ export class Server {
     return { ...envelope, phone, email };
   }
 
+  /** `sigillo admin card create --pan - … --json` on this server's database (the PAN on
+   *  standard input, so it is in no process list): `{card_id, last4}`. `holder` is a
+   *  user code, or null for a holder without web banking. */
+  async createCard({ pan, brand = 'visa', holder = null, phone }) {
+    const args = ['--config', this.config, ...this.globalArgs, 'admin', 'card', 'create', '--pan', '-', '--brand', brand, '--phone', phone, '--json'];
+    if (holder) args.push('--holder', holder);
+    const stdout = await new Promise((res, rej) => {
+      const child = execFile(BIN, args, { cwd: this.dir, env: this.env, timeout: 30_000 }, (err, out, errOut) => {
+        if (err) rej(new Error(`admin card create failed: ${errOut || err.message}`));
+        else res(out);
+      });
+      child.stdin.end(`${pan}\n`);
+    });
+    const line = stdout.trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
+    assert.ok(line, `admin card create printed no JSON: ${stdout}`);
+    const card = JSON.parse(line);
+    assert.ok(card.card_id, 'the card has an id');
+    assert.equal(card.last4, pan.slice(-4));
+    return card;
+  }
+
   /** `GET /dev/outbox`: every SMS and email, newest last. */
   async outbox() {
     const r = await fetch(`${this.url}/dev/outbox`);
@@ -475,6 +501,137 @@ export class Phone {
   /** `activate --server <this server> <code|QR payload|png> --pin <pin>`. */
   activate(codeOrQr, pin, ...more) {
     return this.ok('activate', '--server', this.server.url, codeOrQr, '--pin', pin, ...more);
+  }
+}
+
+/**
+ * Starts `sigillo-3ds-sim serve`, the 3DS Server + Directory Server (and the merchant's
+ * checkout page) for the ACS tests, and waits for its `listening on …` line. It listens
+ * on 127.0.0.1 but calls itself `http://localhost:PORT` (`--public-url`), so the
+ * merchant's pages and sigillo (on 127.0.0.1) are different sites, as in production: the
+ * challenge runs in a third-party iframe. Its output goes to artifacts/sim-<name>.log.
+ */
+export async function startSim(name) {
+  if (!existsSync(SIM_BIN)) {
+    throw new Error(`sigillo-3ds-sim binary not found at ${SIM_BIN}: run \`cargo build -p sigillo-3ds-sim\` or set SIGILLO_3DS_SIM_BIN`);
+  }
+  const logPath = join(ARTIFACTS, `sim-${slug(name)}.log`);
+  const log = createWriteStream(logPath, { flags: 'w' });
+  let lastError;
+  // The port must be known before the start (it is in the public URL): another process
+  // may take it meanwhile, hence the retries.
+  for (let tryNo = 1; tryNo <= 3; tryNo++) {
+    const port = await freePort();
+    const url = `http://localhost:${port}`;
+    const args = ['serve', '--listen', `127.0.0.1:${port}`, '--public-url', url];
+    log.write(`### try ${tryNo}: ${SIM_BIN} ${args.join(' ')}\n`);
+    const child = spawn(SIM_BIN, args, { env: serverEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr.pipe(log, { end: false });
+    const exitPromise = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    const started = await new Promise((res) => {
+      let out = '';
+      const timer = setTimeout(() => res(null), 30_000);
+      const onData = (chunk) => {
+        out += chunk;
+        log.write(chunk);
+        const line = out.split('\n').find((l) => l.startsWith('listening on '));
+        if (line) {
+          clearTimeout(timer);
+          child.stdout.off('data', onData);
+          child.stdout.pipe(log, { end: false });
+          res(line.slice('listening on '.length).trim());
+        }
+      };
+      child.stdout.on('data', onData);
+      exitPromise.then(() => { clearTimeout(timer); res(null); });
+    });
+    if (started) {
+      assert.equal(started, url, 'the simulator names itself by its public URL');
+      running.add(child);
+      child.once('exit', () => running.delete(child));
+      return new Sim({ name, url, port, child, exitPromise, log, logPath });
+    }
+    lastError = new Error(`sigillo-3ds-sim did not start; see ${logPath}`);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exitPromise;
+  }
+  log.end();
+  throw lastError;
+}
+
+/** The running simulator and its JSON control endpoints (`/sim/…`). */
+export class Sim {
+  constructor({ name, url, port, child, exitPromise, log, logPath }) {
+    Object.assign(this, { name, url, port, child, exitPromise, log, logPath });
+  }
+
+  async call(method, path, body) {
+    const r = await fetch(`${this.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    assert.equal(r.status, 200, `${method} ${path}: ${r.status} ${text}`);
+    return JSON.parse(text);
+  }
+
+  /** `POST /sim/purchase`: an AReq for `purchase` (snake_case `Purchase` fields: `pan`,
+   *  `amount_minor`, `merchant_name`, `window_size`, …) sent to the ACS of `server`:
+   *  `{areq, response, http_status, checkout_url, problems}`. */
+  purchase(server, purchase) {
+    return this.call('POST', '/sim/purchase', { acs: server.url, ...purchase });
+  }
+
+  /** `GET /sim/rreqs`: the RReqs the DS processed, oldest first. */
+  rreqs() {
+    return this.call('GET', '/sim/rreqs');
+  }
+
+  /** `GET /sim/notifications`: the merchant's notifications (CRes posts), oldest first. */
+  notifications() {
+    return this.call('GET', '/sim/notifications');
+  }
+
+  /** `POST /sim/fail-next-rreqs`: the next `n` RReqs get HTTP 500. */
+  failNextRreqs(n) {
+    return this.call('POST', '/sim/fail-next-rreqs', { n });
+  }
+
+  /** The RReq for the ACS transaction `acsTransID`, waiting (polling) for it. */
+  async waitForRreq(acsTransID, { timeout = 10_000 } = {}) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const found = (await this.rreqs()).find((r) => r.acsTransID === acsTransID);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no RReq for ${acsTransID} after ${timeout} ms`);
+      await sleep(100);
+    }
+  }
+
+  /** The merchant's notification for `threeDSServerTransID`, waiting (polling) for it. */
+  async waitForNotification(threeDSServerTransID, { timeout = 10_000 } = {}) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const found = (await this.notifications()).find((n) => n.cres?.threeDSServerTransID === threeDSServerTransID);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no notification for ${threeDSServerTransID} after ${timeout} ms`);
+      await sleep(100);
+    }
+  }
+
+  logText() {
+    return existsSync(this.logPath) ? readFileSync(this.logPath, 'utf8') : '';
+  }
+
+  async stop() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const killer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+      await this.exitPromise;
+      clearTimeout(killer);
+    }
+    await new Promise((r) => this.log.end(r));
   }
 }
 

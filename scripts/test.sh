@@ -66,17 +66,19 @@ step "rust tests (SQLite${SIGILLO_TEST_POSTGRES_URL:+ and PostgreSQL})"
 cargo test --workspace --locked
 
 step "browser tests (Chromium)"
-cargo build -p sigillo-server -p sigillo-device --locked
+cargo build -p sigillo-server -p sigillo-device -p sigillo-3ds-sim --locked
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 export SIGILLO_BIN="$target_dir/debug/sigillo"
 export SIGILLO_DEVICE_BIN="$target_dir/debug/sigillo-device"
+export SIGILLO_3DS_SIM_BIN="$target_dir/debug/sigillo-3ds-sim"
 (cd e2e && node --test)
 
 if [ -n "${SIGILLO_TEST_POSTGRES_URL:-}" ]; then
-  # Issue 4's flows (push login, payments, devices, and the password + SMS login) once
-  # more with each server on its own fresh PostgreSQL database (sigillo_e2e_*, dropped
-  # afterwards); artefacts in e2e/artifacts/postgres/.
+  # Issue 4's flows (push login, payments, devices, and the password + SMS login) and
+  # issue 5's 3-D Secure challenge once more with each server on its own fresh PostgreSQL
+  # database (sigillo_e2e_*, dropped afterwards); artefacts in e2e/artifacts/postgres/.
   step "browser tests on PostgreSQL (Chromium)"
   (cd e2e && SIGILLO_E2E_POSTGRES_URL="$SIGILLO_TEST_POSTGRES_URL" node --test \
-    tests/login.test.js tests/push-login.test.js tests/payments.test.js tests/devices.test.js)
+    tests/login.test.js tests/push-login.test.js tests/payments.test.js tests/devices.test.js \
+    tests/acs.test.js)
 fi

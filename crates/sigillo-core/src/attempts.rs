@@ -28,6 +28,9 @@ pub enum Secret {
     /// A bound phone's approvals and offline codes, counted per binding: a wrong PIN
     /// makes a wrong signature or code (P1, P2).
     Binding,
+    /// A card's Key6 together with the SMS OTPs of its 3-D Secure challenges, counted per
+    /// card: a wrong Key6 and a wrong OTP count alike (issue 5).
+    Key6,
 }
 
 impl Secret {
@@ -38,6 +41,7 @@ impl Secret {
             Self::SecurityCode => "security_code",
             Self::RecoveryOtp => "recovery_otp",
             Self::Binding => "binding",
+            Self::Key6 => "key6",
         }
     }
 }

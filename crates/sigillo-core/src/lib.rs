@@ -10,6 +10,7 @@
 //! - [`identity`]: user codes, aliases, certified phones, email addresses.
 //! - [`password`]: password policies and Argon2id hashing.
 //! - [`security_code`]: the 20-character branch envelope code.
+//! - [`key6`]: the card's static 6-digit 3-D Secure code: what may be chosen, how it is compared.
 //! - [`sms_otp`]: server-generated one-time codes and their keyed digests.
 //! - [`attempts`]: the consecutive-failure rule of RTS art. 4(3)(b).
 //! - [`kek`]: the key-encryption key and sealing of server-side secrets (P7).
@@ -27,6 +28,7 @@ pub mod audit;
 pub mod device;
 pub mod identity;
 pub mod kek;
+pub mod key6;
 pub mod oath;
 pub mod password;
 pub mod payment;

@@ -115,6 +115,53 @@ pub struct AppSession {
     pub must_change_password: bool,
 }
 
+/// A card of the user, as the bank lists it (never more than the last four digits).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Card {
+    pub card_id: String,
+    pub last4: String,
+    pub brand: String,
+    pub kind: String,
+    pub corporate: bool,
+    pub enrolled: bool,
+    pub key6_set: bool,
+    pub key6_blocked: bool,
+}
+
+/// What a Key6 SCA is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key6Action {
+    View,
+    Unlock,
+}
+
+impl Key6Action {
+    fn name(self) -> &'static str {
+        match self {
+            Self::View => "view",
+            Self::Unlock => "unlock",
+        }
+    }
+
+    /// The operation kind the server creates for it.
+    fn kind(self) -> &'static str {
+        match self {
+            Self::View => "key6_view",
+            Self::Unlock => "key6_unlock",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ScaStarted {
+    operation: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Key6Shown {
+    key6: Zeroizing<String>,
+}
+
 fn protocol(why: &str) -> DeviceError {
     DeviceError::Protocol(why.to_owned())
 }
@@ -658,6 +705,76 @@ impl<K: Keystore> Device<K> {
         }
         let key = self.offline_key(id, pin, OfflinePurpose::Transaction)?;
         Ok(ScannedOperation { id: op.id, kind: op.kind, fields: op.fields, code: qr.code(&key) })
+    }
+
+    /// The user's cards (possession).
+    pub async fn cards(&self, id: Option<&str>) -> Result<Vec<Card>> {
+        let user = self.state.user(id)?;
+        Ok(self.request(user, Method::GET, "/device/v1/cards", None, None).await?.unwrap_or_default())
+    }
+
+    /// Sets or changes a card's Key6, signed with possession and the PIN or biometry.
+    pub async fn set_key6(&self, id: Option<&str>, card: &str, key6: &str, unlock: &Unlock) -> Result<()> {
+        let user = self.state.user(id)?;
+        let path = format!("/device/v1/cards/{card}/key6");
+        let body = serde_json::json!({ "key6": key6 });
+        let _: Option<serde_json::Value> = self.request(user, Method::PUT, &path, Some(&body), Some(unlock)).await?;
+        Ok(())
+    }
+
+    /// The SCA a Key6 view or unlock needs, done on the phone itself: the server creates
+    /// the operation about the card, the phone checks its signed bytes (P6) and approves
+    /// them with the PIN or biometry (P3). Returns the approved operation's id.
+    async fn key6_sca(
+        &self,
+        id: Option<&str>,
+        card: &str,
+        action: Key6Action,
+        unlock: &Unlock,
+        now_ms: u64,
+    ) -> Result<String> {
+        let user = self.state.user(id)?;
+        let path = format!("/device/v1/cards/{card}/key6/sca");
+        let body = serde_json::json!({ "action": action.name() });
+        let started: ScaStarted = self
+            .request(user, Method::POST, &path, Some(&body), None)
+            .await?
+            .ok_or_else(|| protocol("empty answer"))?;
+        let op = self.find_pending(id, &started.operation, now_ms).await?;
+        if op.kind != action.kind() {
+            return Err(protocol("the operation to approve is not the Key6 request"));
+        }
+        self.approve(id, &op.id, unlock, None, now_ms).await?;
+        Ok(op.id)
+    }
+
+    /// Shows a card's Key6: an SCA approved on this phone, used once.
+    pub async fn view_key6(
+        &self,
+        id: Option<&str>,
+        card: &str,
+        unlock: &Unlock,
+        now_ms: u64,
+    ) -> Result<Zeroizing<String>> {
+        let operation = self.key6_sca(id, card, Key6Action::View, unlock, now_ms).await?;
+        let user = self.state.user(id)?;
+        let path = format!("/device/v1/cards/{card}/key6/reveal");
+        let body = serde_json::json!({ "operation": operation });
+        let shown: Key6Shown = self
+            .request(user, Method::POST, &path, Some(&body), None)
+            .await?
+            .ok_or_else(|| protocol("empty answer"))?;
+        Ok(shown.key6)
+    }
+
+    /// Unlocks a card's blocked Key6: an SCA approved on this phone, used once.
+    pub async fn unlock_key6(&self, id: Option<&str>, card: &str, unlock: &Unlock, now_ms: u64) -> Result<()> {
+        let operation = self.key6_sca(id, card, Key6Action::Unlock, unlock, now_ms).await?;
+        let user = self.state.user(id)?;
+        let path = format!("/device/v1/cards/{card}/key6/unlock");
+        let body = serde_json::json!({ "operation": operation });
+        let _: Option<serde_json::Value> = self.request(user, Method::POST, &path, Some(&body), None).await?;
+        Ok(())
     }
 
     /// Rejects an operation ("non sono io").

@@ -95,6 +95,11 @@ enum Command {
     },
     /// Reject an operation ("non sono io").
     Reject { id: String },
+    /// The user's cards and their Key6.
+    Key6 {
+        #[command(subcommand)]
+        action: Key6Command,
+    },
     /// Register a push token.
     Push {
         #[arg(long)]
@@ -117,6 +122,35 @@ enum OtpAction {
         payload: String,
         #[arg(long)]
         pin: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum Key6Command {
+    /// The user's cards: last four digits and Key6 state.
+    List,
+    /// Set or change a card's Key6 (signed with the PIN or biometry).
+    Set {
+        #[arg(long)]
+        card: String,
+        #[arg(long)]
+        key6: String,
+        #[command(flatten)]
+        unlock: UnlockArgs,
+    },
+    /// Show a card's Key6 (the phone approves the request itself).
+    View {
+        #[arg(long)]
+        card: String,
+        #[command(flatten)]
+        unlock: UnlockArgs,
+    },
+    /// Unlock a card's blocked Key6 (the phone approves the request itself).
+    Unlock {
+        #[arg(long)]
+        card: String,
+        #[command(flatten)]
+        unlock: UnlockArgs,
     },
 }
 
@@ -241,6 +275,44 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     // failed later still leaves a record to commit or remove.
     device.state.save(&cli.state)?;
     result
+}
+
+async fn key6(j: bool, device: &Device<FileKeystore>, user: Option<&str>, action: &Key6Command) -> anyhow::Result<()> {
+    match action {
+        Key6Command::List => {
+            let cards = device.cards(user).await?;
+            print(j, serde_json::to_value(&cards)?, || {
+                if cards.is_empty() {
+                    return "no cards".into();
+                }
+                cards
+                    .iter()
+                    .map(|c| {
+                        let state = match (c.key6_blocked, c.key6_set) {
+                            (true, _) => "blocked",
+                            (false, true) => "active",
+                            (false, false) => "not set",
+                        };
+                        format!("{} {} •••• {}: Key6 {state}", c.card_id, c.brand, c.last4)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Key6Command::Set { card, key6, unlock } => {
+            device.set_key6(user, card, key6, &unlock.unlock()).await?;
+            print(j, json!({ "card": card, "key6": "set" }), || format!("Key6 of {card} set"));
+        }
+        Key6Command::View { card, unlock } => {
+            let key6 = device.view_key6(user, card, &unlock.unlock(), now_ms()).await?;
+            print(j, json!({ "card": card, "key6": key6.as_str() }), || key6.to_string());
+        }
+        Key6Command::Unlock { card, unlock } => {
+            device.unlock_key6(user, card, &unlock.unlock(), now_ms()).await?;
+            print(j, json!({ "card": card, "key6": "unlocked" }), || format!("Key6 of {card} unlocked"));
+        }
+    }
+    Ok(())
 }
 
 async fn command(cli: &Cli, device: &mut Device<FileKeystore>, user: Option<&str>) -> anyhow::Result<()> {
@@ -407,6 +479,7 @@ async fn command(cli: &Cli, device: &mut Device<FileKeystore>, user: Option<&str
             device.reject(user, id, now_ms()).await?;
             print(j, json!({ "rejected": id }), || format!("{id} rejected"));
         }
+        Command::Key6 { action } => key6(j, device, user, action).await?,
         Command::Push { provider, token } => {
             device.register_push(user, provider, token).await?;
             print(j, json!({ "push": provider }), || format!("push via {provider} registered"));

@@ -22,6 +22,60 @@ pub enum AdminCommand {
     /// The bank's back ends that use the integration API.
     #[command(subcommand)]
     Integration(IntegrationCommand),
+    /// Payment cards enrolled in 3-D Secure: create, import, show, change the phone.
+    #[command(subcommand)]
+    Card(CardCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Issues a card. The PAN is sealed; only its last four digits are ever shown.
+    Create {
+        /// The card number, or `-` to read it from standard input (keeps it out of the
+        /// shell history and the process list).
+        #[arg(long)]
+        pan: String,
+        #[arg(long, value_parser = ["visa", "mastercard"])]
+        brand: String,
+        #[arg(long, default_value = "credit", value_parser = ["debit", "credit", "prepaid"])]
+        kind: String,
+        /// The holder's user code (web banking); leave out for a holder who will use the card portal.
+        #[arg(long)]
+        holder: Option<String>,
+        /// The 3-D Secure phone, E.164.
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        corporate: bool,
+        /// Expiry, YYMM.
+        #[arg(long)]
+        expiry: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issues cards from a CSV file with the header `pan,brand,kind,holder,phone,corporate,expiry`
+    /// (`holder`, `expiry` may be empty; `corporate` is true or false). Stops at the first bad row.
+    Import {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows a card (by id, or by PAN with `--pan`).
+    Show {
+        card_id: Option<String>,
+        #[arg(long)]
+        pan: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Changes a card's 3-D Secure phone.
+    SetPhone { card_id: String, phone: String },
+    /// Enrols a card in 3-D Secure (`on`) or takes it out (`off`: its purchases get U).
+    Enrollment {
+        card_id: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +225,7 @@ pub async fn run(services: &Services, operator: &str, cmd: AdminCommand) -> anyh
                 println!("api_key_sha256 (for the configuration): {digest}");
             }
         }
+        AdminCommand::Card(cmd) => return crate::admin_cards::run(services, operator, cmd).await,
         AdminCommand::Audit(AuditCommand::Verify) => match services.verify_audit().await? {
             Ok(n) => println!("audit trail intact: {n} records"),
             Err(b) => {

@@ -93,12 +93,16 @@ impl App {
     }
 }
 
-/// Expires unanswered operations and queues webhook outcomes, every 2 s (each node; the
-/// statements are idempotent).
+/// Expires unanswered operations, queues webhook outcomes, ends 3-D Secure challenges
+/// that timed out and retries their RReqs, every 2 s (each node; the statements are
+/// idempotent).
 async fn sweep(services: Services, mut shutdown: watch::Receiver<bool>) {
     loop {
         if let Err(e) = services.sweep_operations().await {
             tracing::warn!(error = %e, "operation sweep");
+        }
+        if let Err(e) = services.sweep_threeds().await {
+            tracing::warn!(error = %e, "3-D Secure sweep");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
@@ -174,5 +178,22 @@ pub async fn ensure_demo_user(services: &Services) -> anyhow::Result<Option<Enve
         return Ok(None);
     }
     drop(conn);
-    Ok(Some(services.create_user("+393331234567", Some("demo@sigillo.invalid"), "dev-mode").await?))
+    let envelope = services.create_user("+393331234567", Some("demo@sigillo.invalid"), "dev-mode").await?;
+    // And a demo card for the 3-D Secure tour (a public test number).
+    let card = crate::service::cards::CardRequest {
+        pan: DEMO_PAN,
+        brand: "visa",
+        kind: "credit",
+        holder_user_code: Some(&envelope.user_code),
+        phone: "+393331234567",
+        corporate: false,
+        expiry: Some("3012"),
+    };
+    let actor = crate::service::Actor::Operator("dev-mode".into());
+    services.create_card(&card, &actor, &crate::service::Origin::cli()).await?;
+    Ok(Some(envelope))
 }
+
+/// The demo card's number: a public Visa test number that no test of ours issues itself
+/// (README tour).
+pub const DEMO_PAN: &str = "4242424242424242";

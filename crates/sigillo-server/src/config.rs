@@ -15,6 +15,7 @@ use sigillo_core::kek::Kek;
 use sigillo_core::password::{HashParams, PasswordPolicy};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 /// The commented reference configuration, the same file as `sigillo.example.toml`.
 pub const EXAMPLE: &str = include_str!("../../../sigillo.example.toml");
@@ -47,6 +48,7 @@ pub struct Config {
     pub outbox: Outbox,
     pub push: Push,
     pub integration: Integration,
+    pub acs: Acs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +154,64 @@ pub struct IntegrationClient {
 impl IntegrationClient {
     pub fn webhook_secret(&self) -> anyhow::Result<Option<String>> {
         secret(&self.webhook_secret, &self.webhook_secret_file)
+    }
+}
+
+/// The 3-D Secure Access Control Server (issue 5, EMV 3DS 2.2.0).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Acs {
+    /// The address the Directory Server and card holders' browsers reach the ACS at; the
+    /// ARes `acsURL` is this + `/3ds/v2/challenge`. Empty: `public_url`.
+    pub public_url: String,
+    /// `acsReferenceNumber`, assigned by EMVCo at the ACS's approval.
+    pub reference_number: String,
+    /// `acsOperatorID`, assigned by the Directory Server (optional).
+    pub operator_id: Option<String>,
+    /// The RReq goes to the AReq's `dsURL`: only to URLs that start with one of these
+    /// (the DS's own addresses), so a forged AReq cannot make the ACS call elsewhere.
+    /// Empty is allowed only in dev mode.
+    pub ds_url_prefixes: Vec<String>,
+    /// How long after a challenge ARes the first CReq may arrive.
+    pub creq_timeout_secs: u64,
+    /// How long a challenge may run (RTS art. 4(3)(d): at most 300 s).
+    pub challenge_ttl_secs: u64,
+    /// SMS OTPs one challenge may send (the first included).
+    pub otp_max_sends: u32,
+    /// RTS art. 16 low-value exemption (≤ 30 EUR; cumulative 100 EUR or 5 purchases).
+    pub low_value_exemption: bool,
+    /// RTS art. 18: the exemption threshold (EUR cents) for a requestor's transaction risk
+    /// analysis (challenge indicator 05), per the bank's fraud rate; none: always challenge.
+    pub tra_limit_eur_cents: Option<u64>,
+    /// Attempts at delivering an RReq before it is left for an operator.
+    pub rreq_max_attempts: u32,
+    /// Authentication-value keys per brand, base64 of 32 bytes (the scheme's or the
+    /// issuer's authorisation system verifies with the same key). Prefer the `_file`
+    /// form; unset: derived from the key-encryption key.
+    pub visa_av_key: Option<String>,
+    pub visa_av_key_file: Option<PathBuf>,
+    pub mastercard_av_key: Option<String>,
+    pub mastercard_av_key_file: Option<PathBuf>,
+}
+
+impl Default for Acs {
+    fn default() -> Self {
+        Self {
+            public_url: String::new(),
+            reference_number: "3DS_LOA_ACS_SIGI_020200_00001".into(),
+            operator_id: None,
+            ds_url_prefixes: Vec::new(),
+            creq_timeout_secs: 30,
+            challenge_ttl_secs: 300,
+            otp_max_sends: 3,
+            low_value_exemption: true,
+            tra_limit_eur_cents: None,
+            rreq_max_attempts: 8,
+            visa_av_key: None,
+            visa_av_key_file: None,
+            mastercard_av_key: None,
+            mastercard_av_key_file: None,
+        }
     }
 }
 
@@ -270,6 +330,7 @@ impl Default for Config {
             outbox: Outbox::default(),
             push: Push::default(),
             integration: Integration::default(),
+            acs: Acs::default(),
         }
     }
 }
@@ -344,6 +405,7 @@ const ENV_KEYS: &[&str] = &[
     "outbox",
     "push",
     "integration",
+    "acs",
 ];
 
 /// Command-line overrides (the last layer).
@@ -398,6 +460,29 @@ impl Config {
             bail!(
                 "security.lockout.temporary_locks must be at least 1: the customer is alerted at a temporary lock, before a permanent one (RTS art. 4)"
             );
+        }
+        let acs = &self.acs;
+        if acs.challenge_ttl_secs == 0 || acs.challenge_ttl_secs > 300 {
+            bail!("acs.challenge_ttl_secs must be between 1 and 300 (RTS art. 4(3)(d))");
+        }
+        if acs.creq_timeout_secs == 0 || acs.creq_timeout_secs > acs.challenge_ttl_secs {
+            bail!("acs.creq_timeout_secs must be between 1 and acs.challenge_ttl_secs");
+        }
+        if !(1..=5).contains(&acs.otp_max_sends) {
+            bail!("acs.otp_max_sends must be between 1 and 5");
+        }
+        if acs.rreq_max_attempts == 0 {
+            bail!("acs.rreq_max_attempts must be at least 1");
+        }
+        if !self.dev_mode && acs.ds_url_prefixes.is_empty() {
+            bail!("acs.ds_url_prefixes: name the Directory Servers' URLs (only dev mode may send RReqs anywhere)");
+        }
+        if acs
+            .ds_url_prefixes
+            .iter()
+            .any(|p| !(p.starts_with("https://") || (self.dev_mode && p.starts_with("http://"))))
+        {
+            bail!("acs.ds_url_prefixes must be https:// URLs (http:// only in dev mode)");
         }
         let mut names = std::collections::HashSet::new();
         for c in &self.integration.clients {
@@ -511,6 +596,32 @@ impl Config {
         secret(&self.sms.auth_header, &self.sms.auth_header_file)
     }
 
+    /// The authentication-value key of a brand (EMV 3DS: 20 bytes of keyed MAC per
+    /// transaction); derived from the key-encryption key when not configured.
+    pub fn av_key(
+        &self,
+        brand: sigillo_core::threeds::authval::Brand,
+        kek: &Kek,
+    ) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+        use sigillo_core::threeds::authval::Brand;
+        let (inline, file, label) = match brand {
+            Brand::Visa => (&self.acs.visa_av_key, &self.acs.visa_av_key_file, "sigillo/3ds-av/visa/v1"),
+            Brand::Mastercard => {
+                (&self.acs.mastercard_av_key, &self.acs.mastercard_av_key_file, "sigillo/3ds-av/mastercard/v1")
+            }
+        };
+        let Some(text) = secret(inline, file)? else {
+            return Ok(kek.derive(label));
+        };
+        let bytes = Zeroizing::new(
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text.trim())
+                .context("acs authentication-value key: not base64")?,
+        );
+        let key: [u8; 32] =
+            bytes.as_slice().try_into().map_err(|_| anyhow::anyhow!("acs authentication-value key: need 32 bytes"))?;
+        Ok(Zeroizing::new(key))
+    }
+
     pub fn smtp_password(&self) -> anyhow::Result<Option<String>> {
         secret(&self.email.smtp_password, &self.email.smtp_password_file)
     }
@@ -576,6 +687,8 @@ mod tests {
             email: example.email.clone(),
             kek_file: example.kek_file.clone(),
             push: example.push.clone(),
+            // The Directory Servers' addresses have no default: the example shows one.
+            acs: Acs { ds_url_prefixes: example.acs.ds_url_prefixes.clone(), ..Acs::default() },
             ..Config::default()
         };
         assert_eq!(example, expected);

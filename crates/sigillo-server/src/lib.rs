@@ -19,7 +19,9 @@
 //! - [`clock`], [`metrics`], [`telemetry`].
 #![forbid(unsafe_code)]
 
+pub mod acs;
 pub mod admin;
+pub mod admin_cards;
 pub mod api;
 pub mod app;
 pub mod clock;

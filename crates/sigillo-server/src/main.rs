@@ -138,6 +138,9 @@ async fn serve(config: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<
                 println!("initial password: {}", env.initial_password);
                 println!("security code:    {}", security_code::format_grouped(&env.security_code));
                 println!("certified phone:  +393331234567 (its SMS appear here and at /dev/outbox)");
+                // The last four digits only, as everywhere (the README tour gives the number).
+                let last4 = &sigillo_server::app::DEMO_PAN[12..];
+                println!("demo card:        Visa •••• {last4} (its 3-D Secure phone: the same)");
                 println!("==============================================\n");
             }
             None => {

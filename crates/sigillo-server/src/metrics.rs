@@ -16,6 +16,8 @@ pub struct Metrics {
     pub deliveries: IntCounterVec,
     /// Messages waiting in the outbox (refreshed at each scrape).
     pub outbox_backlog: IntGauge,
+    /// 3-D Secure messages by type (`areq`, `ares`, `rreq`) and code (transStatus or error code).
+    pub threeds_messages: IntCounterVec,
 }
 
 impl Metrics {
@@ -33,7 +35,12 @@ impl Metrics {
         registry.register(Box::new(otp_sent.clone()))?;
         registry.register(Box::new(deliveries.clone()))?;
         registry.register(Box::new(outbox_backlog.clone()))?;
-        Ok(Self { registry, logins, auth_failures, otp_sent, deliveries, outbox_backlog })
+        let threeds_messages = IntCounterVec::new(
+            Opts::new("threeds_messages_total", "3-D Secure messages by type and status or error code"),
+            &["message", "code"],
+        )?;
+        registry.register(Box::new(threeds_messages.clone()))?;
+        Ok(Self { registry, logins, auth_failures, otp_sent, deliveries, outbox_backlog, threeds_messages })
     }
 
     /// The text exposition format.

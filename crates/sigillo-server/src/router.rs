@@ -35,11 +35,13 @@ pub fn router(state: AppState) -> Router {
     let limited = api::auth_routes()
         .merge(web::auth_routes())
         .merge(crate::device_api::routes())
+        .merge(crate::acs::auth_routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit));
     let mut app = Router::new()
         .merge(limited)
         .merge(api::routes())
         .merge(web::routes())
+        .merge(crate::acs::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi));

@@ -175,6 +175,17 @@ impl Store {
         })
     }
 
+    /// [`Store::begin`] for a transaction whose first statement writes (the login's).
+    /// On SQLite a plain `BEGIN`: nothing read before that first write, so it takes the
+    /// write lock there, waiting for it as `BEGIN IMMEDIATE` would. It spares what a
+    /// custom `BEGIN` costs in sqlx — a check of the connection's state after it and the
+    /// task that keeps that check from being cancelled half-way, four thread hand-offs on
+    /// the login hot path (bench/login) — and sqlx rolls back a plain `BEGIN` whose caller
+    /// went away. A transaction that may read before it writes must use [`Store::begin`].
+    pub async fn begin_writing(&self) -> Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
     /// Whether the database answers (for `/healthz`).
     pub async fn ping(&self) -> Result<()> {
         self.pool.acquire().await?.ping().await?;

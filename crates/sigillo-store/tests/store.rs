@@ -4,7 +4,7 @@
 
 use sigillo_core::attempts::{Lock, Secret};
 use sigillo_core::time::UnixMillis;
-use sigillo_store::repo::{attempts, audit, email_verifications, flows, outbox, sessions, users};
+use sigillo_store::repo::{attempts, audit, cards, email_verifications, flows, outbox, sessions, threeds, users};
 use sigillo_store::testing::{TestDb, backends};
 use sigillo_store::{Backend, StoreError};
 use std::collections::BTreeSet;
@@ -402,6 +402,41 @@ async fn cancelled_begins_leave_the_pool_clean() {
     }
 }
 
+/// `Store::begin_writing`: parallel transactions whose first statement writes all commit
+/// (on SQLite the first write waits for the write lock, as `BEGIN IMMEDIATE` would), and
+/// one cancelled at any point leaves the pool clean.
+#[tokio::test]
+async fn write_first_transactions_wait_their_turn() {
+    on_each_backend!(|db| {
+        let u = new_user(&db, "31415926").await;
+        // The counter exists, so PostgreSQL's first UPDATE locks its row too.
+        attempts::reserve(&mut db.store.conn().await.unwrap(), &u.id, Secret::Password, 5, NOW).await.unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let store = db.store.clone();
+            let id = u.id.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = store.begin_writing().await.unwrap();
+                attempts::succeed(&mut tx, &id, Secret::Password, NOW).await.unwrap();
+                // Reads, then writes again, inside the same transaction.
+                let r = attempts::reserve(&mut tx, &id, Secret::Password, 5, NOW).await.unwrap();
+                tx.commit().await.unwrap();
+                r
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().map(|r| r.failures), Some(1), "{:?}", db.store.backend());
+        }
+        for i in 0..200u64 {
+            let _ = tokio::time::timeout(std::time::Duration::from_micros(i % 50), db.store.begin_writing()).await;
+        }
+        for _ in 0..8 {
+            let tx = db.store.begin().await.unwrap();
+            sigillo_store::commit(tx).await.unwrap();
+        }
+    });
+}
+
 /// Issue 4: push rows share the outbox (migration 0004), a user's push targets are their
 /// active, primary bindings with a token, and a dead token is cleared only if it is still the one
 /// registered.
@@ -465,4 +500,129 @@ async fn sqlite_durability_is_applied_to_every_connection() {
             conns.push(c);
         }
     }
+}
+
+fn new_card<'a>(id: &'a str, lookup: &'a [u8], holder: Option<&'a str>) -> cards::NewCard<'a> {
+    cards::NewCard {
+        id,
+        pan_lookup: lookup,
+        pan_sealed: b"sealed",
+        last4: "0004",
+        brand: "visa",
+        kind: "debit",
+        corporate: false,
+        holder_user_id: holder,
+        phone: "+393330000001",
+        expiry: Some("2812"),
+    }
+}
+
+#[tokio::test]
+async fn cards_are_found_by_pan_digest_and_holder_and_count_low_value_once() {
+    on_each_backend!(|db| {
+        let u = new_user(&db, "11223344").await;
+        let mut c = db.store.conn().await.unwrap();
+        cards::insert(&mut c, &new_card("card-1", b"digest-1", Some(&u.id)), NOW).await.unwrap();
+        let dup = cards::insert(&mut c, &new_card("card-2", b"digest-1", None), NOW).await;
+        assert!(matches!(dup, Err(StoreError::Conflict("card"))), "{dup:?}");
+        let card = cards::by_pan_lookup(&mut c, b"digest-1").await.unwrap().unwrap();
+        assert_eq!((card.id.as_str(), card.last4.as_str(), card.enrolled), ("card-1", "0004", true));
+        assert!(cards::by_pan_lookup(&mut c, b"other").await.unwrap().is_none());
+        assert_eq!(cards::for_holder(&mut c, &u.id).await.unwrap().len(), 1);
+
+        // Two AReqs that read the same counters: only the first counts (optimistic check).
+        assert!(cards::count_low_value(&mut c, "card-1", (0, 0), 1_500, NOW).await.unwrap());
+        assert!(!cards::count_low_value(&mut c, "card-1", (0, 0), 1_500, NOW).await.unwrap());
+        let card = cards::get(&mut c, "card-1").await.unwrap().unwrap();
+        assert_eq!((card.lv_count, card.lv_eur_cents), (1, 1_500));
+        cards::reset_low_value(&mut c, "card-1", NOW).await.unwrap();
+        assert!(cards::set_key6(&mut c, "card-1", b"k6", NOW).await.unwrap());
+        let card = cards::get(&mut c, "card-1").await.unwrap().unwrap();
+        assert_eq!((card.lv_count, card.key6_sealed.as_deref()), (0, Some(&b"k6"[..])));
+        let acs = cards::for_acs(&mut c, b"digest-1").await.unwrap().unwrap();
+        assert_eq!((acs.card.id.as_str(), acs.app_bindings, acs.key6_locked(NOW)), ("card-1", 0, false));
+        attempts::reserve(&mut c, "card-1", Secret::Key6, 1, NOW).await.unwrap().unwrap();
+        assert!(attempts::lock(&mut c, "card-1", Secret::Key6, 1, Lock::Permanent, NOW).await.unwrap());
+        assert!(cards::for_acs(&mut c, b"digest-1").await.unwrap().unwrap().key6_locked(NOW));
+        assert!(cards::for_acs(&mut c, b"nope").await.unwrap().is_none());
+    });
+}
+
+#[tokio::test]
+async fn a_challenge_opens_once_and_ends_once() {
+    on_each_backend!(|db| {
+        let mut c = db.store.conn().await.unwrap();
+        cards::insert(&mut c, &new_card("card-1", b"digest-1", None), NOW).await.unwrap();
+        let t = threeds::NewTransaction {
+            acs_trans_id: "acs-1",
+            server_trans_id: "srv-1",
+            ds_trans_id: "ds-1",
+            card_id: "card-1",
+            message_version: "2.2.0",
+            message_category: "01",
+            amount_minor: Some(4_999),
+            currency: Some(978),
+            exponent: Some(2),
+            merchant_name: "Negozio",
+            purchase_date: Some("20261123120000"),
+            ds_url: "http://ds.invalid/rreq",
+            notification_url: Some("http://merchant.invalid/notify"),
+            status: "C",
+            status_reason: None,
+            exemption: None,
+            challenge: Some("awaiting"),
+            auth_value: None,
+            eci: None,
+            expires_at: NOW + 600_000,
+        };
+        assert!(threeds::insert(&mut c, &t, NOW).await.unwrap());
+        let again = threeds::NewTransaction { acs_trans_id: "acs-2", ..t };
+        assert!(!threeds::insert(&mut c, &again, NOW).await.unwrap(), "the same dsTransID: nothing written");
+        assert!(threeds::get(&mut c, "acs-2").await.unwrap().is_none());
+        // A batch in one statement: the row with a dsTransID on file is skipped, the others written.
+        let batch = [
+            threeds::NewTransaction { acs_trans_id: "acs-3", ds_trans_id: "ds-3", challenge: None, ..again },
+            threeds::NewTransaction { acs_trans_id: "acs-4", ds_trans_id: "ds-1", ..again },
+            threeds::NewTransaction { acs_trans_id: "acs-5", ds_trans_id: "ds-5", challenge: None, ..again },
+        ];
+        let mut written = threeds::insert_many(&mut c, &batch, NOW).await.unwrap();
+        written.sort();
+        assert_eq!(written, ["acs-3", "acs-5"]);
+        let frictionless = threeds::get(&mut c, "acs-5").await.unwrap().unwrap();
+        assert_eq!(frictionless.finished_at, Some(NOW), "no challenge: finished at once");
+        let got = threeds::get(&mut c, "acs-1").await.unwrap().unwrap();
+        assert_eq!((got.challenge.as_deref(), got.finished_at), (Some("awaiting"), None));
+
+        // A CReq after the first-CReq deadline is refused; the first in time opens; a second is refused.
+        assert!(!threeds::open_challenge(&mut c, "acs-1", "02", Some("sd"), b"tok", NOW, NOW + 1).await.unwrap());
+        assert!(threeds::open_challenge(&mut c, "acs-1", "02", Some("sd"), b"tok", NOW - 1, NOW + 1).await.unwrap());
+        assert!(!threeds::open_challenge(&mut c, "acs-1", "02", Some("sd"), b"tok", NOW - 1, NOW + 1).await.unwrap());
+
+        assert!(threeds::set_otp(&mut c, "acs-1", b"d1", NOW + 1, 2).await.unwrap());
+        assert!(threeds::set_otp(&mut c, "acs-1", b"d2", NOW + 1, 2).await.unwrap());
+        assert!(!threeds::set_otp(&mut c, "acs-1", b"d3", NOW + 1, 2).await.unwrap(), "at most max_sends");
+
+        let outcome = threeds::Outcome {
+            status: "Y",
+            status_reason: None,
+            challenge_cancel: None,
+            auth_value: Some("AAAA"),
+            eci: Some("05"),
+        };
+        assert!(threeds::finish(&mut c, "acs-1", &outcome, NOW + 2).await.unwrap());
+        assert!(!threeds::finish(&mut c, "acs-1", &outcome, NOW + 3).await.unwrap(), "one outcome");
+        let due = threeds::rreqs_due(&mut c, NOW + 2, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].status.as_str(), due[0].otp_digest.as_deref()), ("Y", None));
+
+        // Two senders saw the same attempt count: one claims it.
+        assert!(threeds::claim_rreq(&mut c, "acs-1", 0, NOW + 30_000).await.unwrap());
+        assert!(!threeds::claim_rreq(&mut c, "acs-1", 0, NOW + 30_000).await.unwrap());
+        assert!(threeds::rreqs_due(&mut c, NOW + 2, 10).await.unwrap().is_empty(), "leased");
+        threeds::rreq_failed(&mut c, "acs-1", "HTTP 500", Some(NOW + 5)).await.unwrap();
+        assert_eq!(threeds::rreqs_due(&mut c, NOW + 5, 10).await.unwrap().len(), 1);
+        threeds::rreq_delivered(&mut c, "acs-1").await.unwrap();
+        assert!(threeds::rreqs_due(&mut c, NOW + 1_000_000, 10).await.unwrap().is_empty());
+        assert!(threeds::timed_out(&mut c, NOW + 1_000_000, NOW + 1_000_000, 10).await.unwrap().is_empty());
+    });
 }

@@ -381,7 +381,7 @@ fn text(field: Field, raw: &str, max: usize) -> Result<Option<String>, PaymentEr
 /// characters make two different payees look identical, and line breaks push text out of
 /// sight. This is not a confusables check: `Pаypal` with a Cyrillic `а` passes. The
 /// phone shows what is signed, and the bank decides whom it pays.
-fn forbidden(c: char) -> Option<&'static str> {
+pub fn forbidden(c: char) -> Option<&'static str> {
     Some(match c {
         _ if c.is_control() => "the control character",
         // Bidirectional embeddings, overrides and isolates, and the invisible marks.

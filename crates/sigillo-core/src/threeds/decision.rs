@@ -1,8 +1,8 @@
 //! The ACS's authentication decision for an AReq, as a pure function: [`decide`].
 //!
 //! Inputs are plain fields (the card's state, the transaction, the cardholder's low-value
-//! history since the last SCA, the configuration), so this module depends on no message
-//! struct. The output is a [`Decision`] that maps onto the ARes `transStatus` and
+//! history since the last SCA, the configuration); the transaction uses the message
+//! enumerations of [`super::messages`] and is read from an AReq by [`Transaction::from_areq`]. The output is a [`Decision`] that maps onto the ARes `transStatus` and
 //! `transStatusReason` (EMV 3DS 2.2.0 data elements).
 //!
 //! The rules, in the order they are applied:
@@ -25,6 +25,9 @@
 //! reserved for EMVCo, 80–99 for the DS).
 
 use super::authval::{self, Brand, EciOutcome};
+use super::messages::{AReq, ChallengeInd, DeviceChannel, MessageCategory, TransStatusReason};
+use super::validate::expected_exponent;
+use thiserror::Error;
 
 /// ISO 4217 numeric code of the euro, the only currency the RTS exemptions are counted in.
 pub const EUR: u16 = 978;
@@ -58,91 +61,74 @@ pub enum CardState {
     },
 }
 
-/// EMV 3DS `messageCategory`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MessageCategory {
-    /// 01: payment authentication (PA).
-    Payment,
-    /// 02: non-payment authentication (NPA): no payment, so no payment exemption applies.
-    NonPayment,
-}
-
-/// EMV 3DS `deviceChannel`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeviceChannel {
-    /// 01: app-based.
-    App,
-    /// 02: browser-based.
-    Browser,
-    /// 03: 3DS Requestor Initiated (3RI): the cardholder is not present.
-    ThreeRi,
-}
-
-/// EMV 3DS 2.2.0 `threeDSRequestorChallengeInd`. Absent means 01 (EMV 3DS 2.2.0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChallengeIndicator {
-    /// 01
-    NoPreference,
-    /// 02
-    NoChallengeRequested,
-    /// 03: challenge requested, 3DS Requestor preference.
-    ChallengeRequested,
-    /// 04: challenge requested, mandate.
-    ChallengeMandated,
-    /// 05: no challenge requested, transaction risk analysis already performed.
-    NoChallengeTraPerformed,
-    /// 06: no challenge requested, data share only.
-    DataShareOnly,
-    /// 07: no challenge requested, strong consumer authentication already performed.
-    ScaAlreadyPerformed,
-    /// 08: no challenge requested, utilise whitelist exemption if no challenge required.
-    WhitelistExemption,
-    /// 09: challenge requested, whitelist prompt requested if challenge required.
-    ChallengeRequestedWhitelistPrompt,
-    /// 80–99: DS-specific; treated as no preference.
-    DsSpecific(u8),
-}
-
-impl ChallengeIndicator {
-    /// Parses the two-digit code; `None` for a value the spec does not define (10–79 are
-    /// reserved for EMVCo and invalid until defined, so the validator rejects them).
-    pub fn from_code(code: &str) -> Option<Self> {
-        Some(match code {
-            "01" => Self::NoPreference,
-            "02" => Self::NoChallengeRequested,
-            "03" => Self::ChallengeRequested,
-            "04" => Self::ChallengeMandated,
-            "05" => Self::NoChallengeTraPerformed,
-            "06" => Self::DataShareOnly,
-            "07" => Self::ScaAlreadyPerformed,
-            "08" => Self::WhitelistExemption,
-            "09" => Self::ChallengeRequestedWhitelistPrompt,
-            _ if code.len() == 2 => match code.parse::<u8>() {
-                Ok(n @ 80..=99) => Self::DsSpecific(n),
-                _ => return None,
-            },
-            _ => return None,
-        })
-    }
-
-    /// Whether the requestor asked for, or is mandated to have, a challenge (03, 04, 09).
-    /// Then no exemption is applied: the issuer may always choose SCA (RTS art. 16–18 say the
-    /// PSP is "allowed not to apply" SCA, never obliged not to).
-    pub fn wants_challenge(self) -> bool {
-        matches!(self, Self::ChallengeRequested | Self::ChallengeMandated | Self::ChallengeRequestedWhitelistPrompt)
-    }
-}
-
 /// The transaction, as far as the decision is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transaction {
     /// `purchaseAmount` in minor units of `currency` (cents for EUR); 0 for an NPA without one.
     pub amount_minor: u64,
-    /// `purchaseCurrency`, ISO 4217 numeric.
+    /// `purchaseCurrency`, ISO 4217 numeric; 0 for an NPA without one.
     pub currency: u16,
     pub category: MessageCategory,
     pub channel: DeviceChannel,
-    pub challenge_ind: ChallengeIndicator,
+    /// `threeDSRequestorChallengeInd`; absent means 01, no preference (Table A.1).
+    pub challenge_ind: Option<ChallengeInd>,
+}
+
+/// Why an AReq's purchase fields do not make a [`Transaction`]. `parse_areq` refuses all of
+/// these already, so meeting one means the AReq did not come through it.
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+pub enum TransactionError {
+    #[error("a payment AReq without purchaseAmount, purchaseCurrency or purchaseExponent")]
+    MissingPurchase,
+    #[error("purchaseAmount is not a number of minor units that fits in 64 bits")]
+    Amount,
+    #[error("purchaseCurrency is not a three-digit ISO 4217 code")]
+    Currency,
+    #[error("purchaseExponent is not the currency's ISO 4217 minor unit")]
+    Exponent,
+}
+
+impl Transaction {
+    /// The decision's view of a validated AReq. `purchaseAmount` is already in minor units
+    /// (Table A.1: "minor units of currency with all punctuation removed"), and
+    /// `purchaseExponent` must be the currency's ISO 4217 minor unit, so the amount is taken
+    /// as it is: amounts in different currencies are never compared here (exemptions are EUR
+    /// only). An NPA without purchase fields gives amount 0 and currency 0.
+    pub fn from_areq(areq: &AReq) -> Result<Transaction, TransactionError> {
+        let purchase = (&areq.purchase_amount, &areq.purchase_currency, &areq.purchase_exponent);
+        let (amount_minor, currency) = match purchase {
+            (Some(amount), Some(currency), Some(exponent)) => {
+                let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                if !digits(amount) {
+                    return Err(TransactionError::Amount);
+                }
+                // Leading zeros are allowed (Table A.1 shows `012345`); u64 parsing takes them.
+                let amount_minor: u64 = amount.parse().map_err(|_| TransactionError::Amount)?;
+                if currency.len() != 3 || !digits(currency) {
+                    return Err(TransactionError::Currency);
+                }
+                let numeric: u16 = currency.parse().map_err(|_| TransactionError::Currency)?;
+                if exponent != expected_exponent(currency) {
+                    return Err(TransactionError::Exponent);
+                }
+                (amount_minor, numeric)
+            }
+            (None, None, None) if areq.message_category != MessageCategory::Payment => (0, 0),
+            _ => return Err(TransactionError::MissingPurchase),
+        };
+        Ok(Transaction {
+            amount_minor,
+            currency,
+            category: areq.message_category,
+            channel: areq.device_channel,
+            challenge_ind: areq.three_ds_requestor_challenge_ind,
+        })
+    }
+
+    /// Whether the requestor asked for, or is mandated to have, a challenge.
+    fn wants_challenge(&self) -> bool {
+        self.challenge_ind.is_some_and(ChallengeInd::wants_challenge)
+    }
 }
 
 /// The cardholder's remote payments since the last SCA, **excluding** this one. The caller
@@ -210,30 +196,6 @@ pub enum NotAuthenticatedStatus {
     U,
 }
 
-/// The EMV 3DS 2.2.0 `transStatusReason` values this decision uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TransStatusReason {
-    /// 01 "Card authentication failed".
-    CardAuthenticationFailed,
-    /// 08 "No Card record".
-    NoCardRecord,
-    /// 13 "Cardholder not enrolled in service".
-    CardholderNotEnrolled,
-    /// 21 "3RI transaction not supported".
-    ThreeRiNotSupported,
-}
-
-impl TransStatusReason {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::CardAuthenticationFailed => "01",
-            Self::NoCardRecord => "08",
-            Self::CardholderNotEnrolled => "13",
-            Self::ThreeRiNotSupported => "21",
-        }
-    }
-}
-
 /// The ACS's answer to an AReq.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -264,7 +226,7 @@ impl Decision {
     pub fn trans_status_reason(&self) -> Option<&'static str> {
         match self {
             Self::Frictionless { .. } | Self::Challenge { .. } => None,
-            Self::Reject { reason } | Self::NotAuthenticated { reason, .. } => Some(reason.code()),
+            Self::Reject { reason } | Self::NotAuthenticated { reason, .. } => Some(reason.as_str()),
         }
     }
 }
@@ -323,7 +285,7 @@ pub fn decide(card: CardState, tx: &Transaction, history: LowValueHistory, confi
 /// by the requestor, a payment (the RTS exemptions are for payment transactions, so never NPA),
 /// in EUR (the RTS thresholds are in EUR; sigillo does no currency conversion).
 fn exemption(tx: &Transaction, history: LowValueHistory, config: &DecisionConfig) -> Option<Exemption> {
-    if tx.challenge_ind.wants_challenge() || tx.category != MessageCategory::Payment || tx.currency != EUR {
+    if tx.wants_challenge() || tx.category != MessageCategory::Payment || tx.currency != EUR {
         return None;
     }
     let amount = tx.amount_minor;
@@ -331,7 +293,7 @@ fn exemption(tx: &Transaction, history: LowValueHistory, config: &DecisionConfig
     // RTS art. 18(1), (2)(b): TRA up to the Exemption Threshold Value. sigillo accepts the
     // requestor's (acquirer's) TRA only when the requestor says it performed it (indicator 05)
     // and the bank configured a limit; the limit is capped at the Annex's highest ETV.
-    if tx.challenge_ind == ChallengeIndicator::NoChallengeTraPerformed {
+    if tx.challenge_ind == Some(ChallengeInd::NoChallengeTraPerformed) {
         if let Some(limit) = config.tra_limit_eur_cents {
             if amount <= limit.min(RTS18_MAX_ETV_EUR_CENTS) {
                 return Some(Exemption::Tra);
@@ -388,7 +350,8 @@ mod tests {
             currency: EUR,
             category: MessageCategory::Payment,
             channel: DeviceChannel::Browser,
-            challenge_ind: ChallengeIndicator::from_code(ind).unwrap(),
+            // "--" stands for an absent indicator.
+            challenge_ind: (ind != "--").then(|| ChallengeInd::from_code(ind).unwrap()),
         }
     }
 
@@ -433,6 +396,7 @@ mod tests {
             ("NPA never frictionless", VISA_BOTH, npa, hist(0, 0), default, CHALLENGE),
             ("low value disabled", VISA_BOTH, tx(1_000, "01"), hist(0, 0), low_value_off, CHALLENGE),
             // The requestor asked for a challenge: never an exemption.
+            ("no indicator with low value", VISA_BOTH, tx(1_000, "--"), hist(0, 0), default, LOW_VALUE_VISA),
             ("03 with low value", VISA_BOTH, tx(1_000, "03"), hist(0, 0), default, CHALLENGE),
             ("04 with low value", VISA_BOTH, tx(1_000, "04"), hist(0, 0), default, CHALLENGE),
             ("09 with low value", VISA_BOTH, tx(1_000, "09"), hist(0, 0), default, CHALLENGE),
@@ -475,17 +439,65 @@ mod tests {
     }
 
     #[test]
-    fn challenge_indicator_codes() {
-        assert_eq!(ChallengeIndicator::from_code("05"), Some(ChallengeIndicator::NoChallengeTraPerformed));
-        assert_eq!(ChallengeIndicator::from_code("85"), Some(ChallengeIndicator::DsSpecific(85)));
-        for bad in ["", "1", "00", "10", "79", "100", "+5", "ab"] {
-            assert_eq!(ChallengeIndicator::from_code(bad), None, "{bad:?}");
-        }
+    fn challenge_indicators_that_want_a_challenge() {
         let wanting: Vec<_> = (1..=9)
             .map(|n| format!("{n:02}"))
-            .filter(|c| ChallengeIndicator::from_code(c).unwrap().wants_challenge())
+            .filter(|c| ChallengeInd::from_code(c).unwrap().wants_challenge())
             .collect();
         assert_eq!(wanting, ["03", "04", "09"]);
+        assert!(!ChallengeInd::DsSpecific(85).wants_challenge());
+    }
+
+    #[test]
+    fn transaction_from_areq() {
+        let areq = |fields: serde_json::Value| {
+            let mut v = serde_json::json!({
+                "messageType": "AReq", "messageVersion": "2.2.0", "messageCategory": "01",
+                "deviceChannel": "02", "threeDSServerTransID": "8a880dc0-d2d2-4067-bcb1-b08d1690b26e",
+                "dsTransID": "9b9b9b9b-d2d2-4067-bcb1-b08d1690b26e", "acctNumber": "4111111111111111",
+                "dsReferenceNumber": "DS", "threeDSServerRefNumber": "S",
+                "threeDSRequestorID": "r", "threeDSRequestorName": "n", "threeDSRequestorURL": "https://x.example",
+                "purchaseAmount": "001999", "purchaseCurrency": "978", "purchaseExponent": "2",
+                "threeDSRequestorChallengeInd": "05"
+            });
+            for (k, val) in fields.as_object().unwrap() {
+                if val.is_null() {
+                    v.as_object_mut().unwrap().remove(k);
+                } else {
+                    v[k] = val.clone();
+                }
+            }
+            serde_json::from_value::<AReq>(v).unwrap()
+        };
+        let tx = Transaction::from_areq(&areq(serde_json::json!({}))).unwrap();
+        assert_eq!(
+            tx,
+            Transaction {
+                amount_minor: 1_999,
+                currency: EUR,
+                category: MessageCategory::Payment,
+                channel: DeviceChannel::Browser,
+                challenge_ind: Some(ChallengeInd::NoChallengeTraPerformed),
+            }
+        );
+        let jpy = areq(serde_json::json!({"purchaseCurrency": "392", "purchaseExponent": "0"}));
+        assert_eq!(Transaction::from_areq(&jpy).map(|t| (t.amount_minor, t.currency)), Ok((1_999, 392)));
+        let npa = areq(serde_json::json!({
+            "messageCategory": "02", "purchaseAmount": null, "purchaseCurrency": null,
+            "purchaseExponent": null, "threeDSRequestorChallengeInd": null
+        }));
+        let tx = Transaction::from_areq(&npa).unwrap();
+        assert_eq!((tx.amount_minor, tx.currency, tx.challenge_ind), (0, 0, None));
+        let cases = [
+            (serde_json::json!({"purchaseAmount": null}), TransactionError::MissingPurchase),
+            (serde_json::json!({"purchaseAmount": "99999999999999999999"}), TransactionError::Amount),
+            (serde_json::json!({"purchaseAmount": "+1"}), TransactionError::Amount),
+            (serde_json::json!({"purchaseCurrency": "EUR"}), TransactionError::Currency),
+            (serde_json::json!({"purchaseExponent": "3"}), TransactionError::Exponent),
+        ];
+        for (fields, expected) in cases {
+            assert_eq!(Transaction::from_areq(&areq(fields.clone())), Err(expected), "{fields}");
+        }
     }
 
     #[test]

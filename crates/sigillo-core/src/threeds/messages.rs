@@ -10,7 +10,6 @@
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::borrow::Cow;
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -62,23 +61,25 @@ impl<'de> Deserialize<'de> for MessageVersion {
 
 /// An enumeration the spec writes as a short code string (`"01"`, `"Y"`). Variants with
 /// `ds` also take the range 80–99 that the spec reserves for the Directory Server's own use.
+/// Paths are spelled out in full so that other modules of `threeds` can use the macro.
 macro_rules! code_enum {
     (@common $name:ident { $($variant:ident = $code:literal),+ }) => {
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.code())
             }
         }
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(&self.code())
             }
         }
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                Self::from_code(&text)
-                    .ok_or_else(|| D::Error::custom(concat!("invalid ", stringify!($name))))
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as ::serde::Deserialize>::deserialize(d)?;
+                Self::from_code(&text).ok_or_else(|| {
+                    <D::Error as ::serde::de::Error>::custom(concat!("invalid ", stringify!($name)))
+                })
             }
         }
     };
@@ -87,9 +88,15 @@ macro_rules! code_enum {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum $name { $($(#[$vm])* $variant),+ }
         impl $name {
+            /// Every variant, in the spec's order.
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
             /// The wire code.
-            pub fn code(&self) -> Cow<'static, str> {
-                match self { $(Self::$variant => Cow::Borrowed($code)),+ }
+            pub fn code(&self) -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(self.as_str())
+            }
+            /// The wire code, borrowed for the program's lifetime.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $code),+ }
             }
             /// The variant for a wire code, exactly as the spec writes it.
             pub fn from_code(code: &str) -> Option<Self> {
@@ -108,10 +115,10 @@ macro_rules! code_enum {
         }
         impl $name {
             /// The wire code.
-            pub fn code(&self) -> Cow<'static, str> {
+            pub fn code(&self) -> ::std::borrow::Cow<'static, str> {
                 match self {
-                    $(Self::$variant => Cow::Borrowed($code),)+
-                    Self::DsSpecific(n) => Cow::Owned(format!("{n:02}")),
+                    $(Self::$variant => ::std::borrow::Cow::Borrowed($code),)+
+                    Self::DsSpecific(n) => ::std::borrow::Cow::Owned(format!("{n:02}")),
                 }
             }
             /// The variant for a wire code, exactly as the spec writes it.
@@ -129,6 +136,7 @@ macro_rules! code_enum {
         code_enum!(@common $name { $($variant = $code),+ });
     };
 }
+pub(crate) use code_enum;
 
 code_enum! {
     /// `messageCategory`.
@@ -173,6 +181,21 @@ code_enum! {
     }
 }
 
+impl ChallengeInd {
+    /// Whether the requestor asked for, or is mandated to have, a challenge (03, 04, 09).
+    /// Then no exemption is applied: the issuer may always choose SCA (RTS art. 16–18 say the
+    /// PSP is "allowed not to apply" SCA, never obliged not to). DS-specific values (80–99)
+    /// are read as no preference.
+    pub fn wants_challenge(self) -> bool {
+        matches!(
+            self,
+            Self::ChallengeRequestedMandate
+                | Self::ChallengeRequestedRequestorPreference
+                | Self::ChallengeRequestedWhitelistPrompt
+        )
+    }
+}
+
 code_enum! {
     /// `threeDSRequestorAuthenticationInd`.
     AuthenticationInd ds {
@@ -204,6 +227,60 @@ code_enum! {
         Decoupled = "D",
         /// I (2.2.0): informational only, the requestor's challenge preference acknowledged.
         Informational = "I",
+    }
+}
+
+code_enum! {
+    /// `transStatusReason` (ARes, RReq): why `transStatus` is N, U or R (required then for
+    /// a payment, Table A.1). 22–26 arrived with 2.2.0 (see [`TransStatusReason::since`]).
+    TransStatusReason {
+        CardAuthenticationFailed = "01",
+        UnknownDevice = "02",
+        UnsupportedDevice = "03",
+        ExceedsAuthenticationFrequencyLimit = "04",
+        ExpiredCard = "05",
+        InvalidCardNumber = "06",
+        InvalidTransaction = "07",
+        NoCardRecord = "08",
+        SecurityFailure = "09",
+        StolenCard = "10",
+        SuspectedFraud = "11",
+        TransactionNotPermitted = "12",
+        CardholderNotEnrolled = "13",
+        /// 14: transaction timed out at the ACS (challengeCancel 04 or 05 goes with it).
+        TimedOutAtAcs = "14",
+        LowConfidence = "15",
+        MediumConfidence = "16",
+        HighConfidence = "17",
+        VeryHighConfidence = "18",
+        ExceedsAcsMaximumChallenges = "19",
+        NonPaymentNotSupported = "20",
+        ThreeRiNotSupported = "21",
+        /// 22 (2.2.0): ACS technical issue.
+        AcsTechnicalIssue = "22",
+        /// 23 (2.2.0): decoupled authentication required by the ACS but not requested.
+        DecoupledRequiredNotRequested = "23",
+        /// 24 (2.2.0): the requestor's decoupled max expiry time was exceeded.
+        DecoupledMaxExpiryExceeded = "24",
+        /// 25 (2.2.0): decoupled authentication was given too little time.
+        DecoupledInsufficientTime = "25",
+        /// 26 (2.2.0): authentication attempted but not performed by the cardholder.
+        AttemptedNotPerformed = "26",
+    }
+}
+
+impl TransStatusReason {
+    /// The first version that defines the code. Unsure: we read 01–21 as the 2.1.0 list
+    /// and 22–26 as the 2.2.0 additions; we have not seen the 2.1.0 table itself.
+    pub fn since(self) -> MessageVersion {
+        match self {
+            Self::AcsTechnicalIssue
+            | Self::DecoupledRequiredNotRequested
+            | Self::DecoupledMaxExpiryExceeded
+            | Self::DecoupledInsufficientTime
+            | Self::AttemptedNotPerformed => MessageVersion::V2_2_0,
+            _ => MessageVersion::V2_1_0,
+        }
     }
 }
 
@@ -477,7 +554,8 @@ pub struct ARes {
     pub message_extension: Option<Vec<MessageExtension>>,
 }
 
-/// The error codes of Table A.4 that an ACS sends.
+/// The error codes of Table A.4 (EMV 3DS 2.2.0). An ACS sends most of them; all are read,
+/// since a DS may answer an RReq with any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// 101: message received invalid.
@@ -502,10 +580,20 @@ pub enum ErrorCode {
     TransactionDataInvalid,
     /// 402: transaction timed out.
     TimedOut,
-    /// 404: transient system failure.
+    /// 403: transient system failure.
     TransientFailure,
-    /// 405: permanent system failure.
+    /// 404: permanent system failure.
     PermanentFailure,
+    /// 405: system connection failure.
+    SystemConnectionFailure,
+    /// 103: sent messages limit exceeded (PReq only; read in a DS's `Erro`, never sent).
+    SentMessagesLimitExceeded,
+    /// 302: data decryption failure.
+    DataDecryptionFailure,
+    /// 306: merchant category code not valid for the payment system.
+    MccNotValid,
+    /// 307: serial number not valid (PReq/PRes).
+    SerialNumberNotValid,
 }
 
 impl ErrorCode {
@@ -522,8 +610,13 @@ impl ErrorCode {
             Self::IsoCodeInvalid => "304",
             Self::TransactionDataInvalid => "305",
             Self::TimedOut => "402",
-            Self::TransientFailure => "404",
-            Self::PermanentFailure => "405",
+            Self::TransientFailure => "403",
+            Self::PermanentFailure => "404",
+            Self::SystemConnectionFailure => "405",
+            Self::SentMessagesLimitExceeded => "103",
+            Self::DataDecryptionFailure => "302",
+            Self::MccNotValid => "306",
+            Self::SerialNumberNotValid => "307",
         }
     }
 
@@ -543,10 +636,15 @@ impl ErrorCode {
             Self::TimedOut => "Transaction timed out",
             Self::TransientFailure => "Transient system failure",
             Self::PermanentFailure => "Permanent system failure",
+            Self::SystemConnectionFailure => "System connection failure",
+            Self::SentMessagesLimitExceeded => "Sent messages limit exceeded",
+            Self::DataDecryptionFailure => "Data decryption failure",
+            Self::MccNotValid => "Merchant category code not valid for payment system",
+            Self::SerialNumberNotValid => "Serial number not valid",
         }
     }
 
-    const ALL: [ErrorCode; 13] = [
+    const ALL: [ErrorCode; 18] = [
         Self::MessageInvalid,
         Self::VersionNotSupported,
         Self::RequiredMissing,
@@ -560,6 +658,11 @@ impl ErrorCode {
         Self::TimedOut,
         Self::TransientFailure,
         Self::PermanentFailure,
+        Self::SystemConnectionFailure,
+        Self::SentMessagesLimitExceeded,
+        Self::DataDecryptionFailure,
+        Self::MccNotValid,
+        Self::SerialNumberNotValid,
     ];
 
     pub fn from_code(code: &str) -> Option<Self> {
@@ -688,6 +791,46 @@ mod tests {
             })
         );
         assert_eq!(serde_json::from_value::<ARes>(json).unwrap(), ares);
+    }
+
+    #[test]
+    fn error_codes_follow_table_a4() {
+        let table = [
+            ("101", ErrorCode::MessageInvalid),
+            ("102", ErrorCode::VersionNotSupported),
+            ("103", ErrorCode::SentMessagesLimitExceeded),
+            ("201", ErrorCode::RequiredMissing),
+            ("202", ErrorCode::CriticalExtensionNotRecognised),
+            ("203", ErrorCode::InvalidFormat),
+            ("204", ErrorCode::DuplicateElement),
+            ("301", ErrorCode::TransactionIdNotRecognised),
+            ("302", ErrorCode::DataDecryptionFailure),
+            ("303", ErrorCode::AccessDenied),
+            ("304", ErrorCode::IsoCodeInvalid),
+            ("305", ErrorCode::TransactionDataInvalid),
+            ("306", ErrorCode::MccNotValid),
+            ("307", ErrorCode::SerialNumberNotValid),
+            ("402", ErrorCode::TimedOut),
+            ("403", ErrorCode::TransientFailure),
+            ("404", ErrorCode::PermanentFailure),
+            ("405", ErrorCode::SystemConnectionFailure),
+        ];
+        assert_eq!(table.len(), ErrorCode::ALL.len());
+        for (code, variant) in table {
+            assert_eq!((variant.code(), ErrorCode::from_code(code)), (code, Some(variant)));
+        }
+        assert_eq!(ErrorCode::from_code("401"), None);
+    }
+
+    #[test]
+    fn trans_status_reasons() {
+        assert_eq!(TransStatusReason::ALL.len(), 26);
+        for (i, reason) in TransStatusReason::ALL.iter().enumerate() {
+            assert_eq!(reason.as_str(), format!("{:02}", i + 1));
+        }
+        assert_eq!(TransStatusReason::TimedOutAtAcs.since(), MessageVersion::V2_1_0);
+        assert_eq!(TransStatusReason::AcsTechnicalIssue.since(), MessageVersion::V2_2_0);
+        assert_eq!(TransStatusReason::from_code("27"), None);
     }
 
     #[test]

@@ -9,8 +9,13 @@
 //! - [`decision`]: the authentication decision for an AReq (frictionless under the PSD2 RTS
 //!   exemptions, challenge, reject, not authenticated) and its `transStatus`/`transStatusReason`.
 //! - [`authval`]: the authentication value (a keyed MAC over the transaction) and the ECI.
+//! - [`challenge`]: the browser challenge: `CReq` in, the final `CRes` out, and the
+//!   `RReq`/`RRes` exchanged with the DS when the challenge ends.
 
 pub mod authval;
+pub mod challenge;
 pub mod decision;
 pub mod messages;
+#[cfg(test)]
+mod testutil;
 pub mod validate;

@@ -315,7 +315,7 @@ fn format_ok(format: Format, value: &Value, version: MessageVersion) -> bool {
 
 /// Table A.7: 1–10 extensions, each with name and id (at most 64 characters), a boolean
 /// criticalityIndicator and a data object.
-fn extensions_ok(items: &[Value]) -> bool {
+pub(super) fn extensions_ok(items: &[Value]) -> bool {
     (1..=10).contains(&items.len())
         && items.iter().all(|item| {
             let Value::Object(ext) = item else { return false };
@@ -329,7 +329,7 @@ fn extensions_ok(items: &[Value]) -> bool {
 }
 
 /// The 8-4-4-4-12 hexadecimal form, 36 characters.
-fn is_uuid(s: &str) -> bool {
+pub(super) fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.bytes().enumerate().all(|(i, b)| match i {
             8 | 13 | 18 | 23 => b == b'-',
@@ -402,7 +402,7 @@ const EXPONENT_NOT_2: &[(&str, &str)] = &[
     ("990", "4"), // CLF
 ];
 
-fn expected_exponent(currency: &str) -> &'static str {
+pub(super) fn expected_exponent(currency: &str) -> &'static str {
     EXPONENT_NOT_2.iter().find(|(code, _)| *code == currency).map_or("2", |(_, exp)| exp)
 }
 
@@ -522,9 +522,9 @@ pub fn parse_areq_recognising(raw: &[u8], known_extensions: &[&str]) -> Result<A
 
 /// A top-level JSON object read key by key, so that a repeated key is seen (serde_json's
 /// own `Map` keeps the last value silently). Anything but an object fails to deserialize.
-struct TopLevel {
-    map: Map<String, Value>,
-    duplicates: Vec<String>,
+pub(super) struct TopLevel {
+    pub(super) map: Map<String, Value>,
+    pub(super) duplicates: Vec<String>,
 }
 
 impl<'de> serde::Deserialize<'de> for TopLevel {
@@ -555,17 +555,18 @@ impl<'de> serde::Deserialize<'de> for TopLevel {
 }
 
 /// What an `Erro` echoes from the message in error: only well-formed ids.
-#[derive(Default)]
-struct ErroBuilder {
-    version: Option<MessageVersion>,
-    message_type: Option<String>,
-    server_id: Option<String>,
-    ds_id: Option<String>,
-    sdk_id: Option<String>,
+#[derive(Clone, Debug, Default)]
+pub(super) struct ErroBuilder {
+    pub(super) version: Option<MessageVersion>,
+    pub(super) message_type: Option<String>,
+    pub(super) server_id: Option<String>,
+    pub(super) ds_id: Option<String>,
+    pub(super) acs_id: Option<String>,
+    pub(super) sdk_id: Option<String>,
 }
 
 impl ErroBuilder {
-    fn from_map(map: &Map<String, Value>) -> Self {
+    pub(super) fn from_map(map: &Map<String, Value>) -> Self {
         let uuid = |key: &str| map.get(key).and_then(Value::as_str).filter(|s| is_uuid(s)).map(str::to_owned);
         Self {
             version: map.get("messageVersion").and_then(Value::as_str).and_then(MessageVersion::parse),
@@ -576,12 +577,13 @@ impl ErroBuilder {
                 .map(str::to_owned),
             server_id: uuid("threeDSServerTransID"),
             ds_id: uuid("dsTransID"),
+            acs_id: uuid("acsTransID"),
             sdk_id: uuid("sdkTransID"),
         }
     }
 
     /// Boxed: an `Erro` is a few hundred bytes, too big for every `Result` to carry.
-    fn build(&self, code: ErrorCode, detail: String) -> Box<Erro> {
+    pub(super) fn build(&self, code: ErrorCode, detail: String) -> Box<Erro> {
         Box::new(Erro {
             message_type: "Erro".into(),
             message_version: self.version.unwrap_or(MessageVersion::V2_2_0).as_str().into(),
@@ -592,7 +594,7 @@ impl ErroBuilder {
             error_message_type: self.message_type.clone(),
             three_ds_server_trans_id: self.server_id.clone(),
             ds_trans_id: self.ds_id.clone(),
-            acs_trans_id: None,
+            acs_trans_id: self.acs_id.clone(),
             sdk_trans_id: self.sdk_id.clone(),
         })
     }
@@ -601,6 +603,7 @@ impl ErroBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::threeds::testutil::{with, without};
     use serde_json::json;
 
     fn browser_areq() -> Value {
@@ -635,16 +638,6 @@ mod tests {
     fn err(v: &Value) -> (ErrorCode, String) {
         let e = run(v).unwrap_err();
         (e.error_code, e.error_detail)
-    }
-
-    fn with(mut v: Value, key: &str, val: Value) -> Value {
-        v[key] = val;
-        v
-    }
-
-    fn without(mut v: Value, key: &str) -> Value {
-        v.as_object_mut().unwrap().remove(key);
-        v
     }
 
     #[test]

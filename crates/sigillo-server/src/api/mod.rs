@@ -6,13 +6,15 @@
 //! - [`extract`]: JSON bodies and bearer sessions.
 //! - [`auth`]: login and recovery.
 //! - [`account`]: the session's user: profile, password, alias, email.
+//! - [`cards`]: the user's cards and their Key6: list, set, view or unlock after an SCA.
 //! - [`devices`]: the user's phones: activation codes, list, removal, unblock.
 //! - [`integration`]: the bank's back ends: operations on behalf of a user.
-//! - [`operations`]: payments: create, follow, approve with a code, SMS.
+//! - [`operations`]: payments (and Key6 operations): follow, approve with a code, SMS.
 //! - [`sse`]: event streams that follow a login or an operation.
 
 pub mod account;
 pub mod auth;
+pub mod cards;
 pub mod devices;
 pub mod error;
 pub mod extract;
@@ -37,6 +39,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         devices::activation, devices::list, devices::remove, devices::unblock,
         operations::create, operations::list, operations::get, operations::otp, operations::sms,
         operations::cancel, operations::events, integration::create, integration::get,
+        cards::list, cards::set_key6, cards::start_sca, cards::reveal, cards::unlock,
         crate::device_api::handlers::info, crate::device_api::handlers::activate,
         crate::device_api::handlers::challenge, crate::device_api::handlers::commit,
         crate::device_api::handlers::status, crate::device_api::handlers::remove,
@@ -45,11 +48,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::device_api::handlers::primary, crate::device_api::handlers::login,
         crate::device_api::handlers::operations, crate::device_api::handlers::approve,
         crate::device_api::handlers::reject, crate::device_api::handlers::events,
+        crate::device_api::cards::list, crate::device_api::cards::set_key6, crate::device_api::cards::start_sca,
+        crate::device_api::cards::reveal, crate::device_api::cards::unlock,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Login and recovery"), (name = "account", description = "The signed-in customer"),
         (name = "devices", description = "The customer's bound phones"),
+        (name = "cards", description = "The customer's cards and their Key6 (viewing and unlocking need an SCA operation)"),
         (name = "integration", description = "The bank's back ends (API key): payments for a user to approve, outcomes by webhook"),
         (name = "operations", description = "Payments approved on the phone, by the app's transaction OTP or by SMS OTP"),
         (name = "device", description = "The app's API: activation and requests signed by the binding's keys (docs/PROTOCOL.md)"))
@@ -83,6 +89,8 @@ pub fn auth_routes() -> Router<AppState> {
         .route("/api/v1/email/verify", post(account::email_verify))
         .route("/api/v1/operations/{id}/otp", post(operations::otp))
         .route("/api/v1/operations/{id}/sms", post(operations::sms))
+        .route("/api/v1/cards/{id}/key6/reveal", post(cards::reveal))
+        .route("/api/v1/cards/{id}/key6/unlock", post(cards::unlock))
         .route("/api/v1/integration/operations", post(integration::create))
         .route("/api/v1/integration/operations/{id}", get(integration::get))
 }
@@ -103,4 +111,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/operations/{id}", get(operations::get))
         .route("/api/v1/operations/{id}/cancel", post(operations::cancel))
         .route("/api/v1/operations/{id}/events", get(operations::events))
+        .route("/api/v1/cards", get(cards::list))
+        .route("/api/v1/cards/{id}/key6", put(cards::set_key6))
+        .route("/api/v1/cards/{id}/key6/sca", post(cards::start_sca))
 }

@@ -148,7 +148,8 @@ pub async fn get(
     Ok(Json(state.services.operation_view(&ctx.user.id, &id).await?.into()))
 }
 
-/// Approves a pending payment with the app's transaction OTP or its SMS OTP.
+/// Approves a pending payment with the app's transaction OTP or its SMS OTP, or a Key6
+/// view or unlock with its SMS OTP.
 #[utoipa::path(post, path = "/api/v1/operations/{id}/otp", tag = "operations", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = CodeBody,
     responses((status = 200, body = OperationBody), (status = 401, description = "Wrong code (counted)", body = ErrorBody),
@@ -161,10 +162,11 @@ pub async fn otp(
     Body(req): Body<CodeBody>,
 ) -> Result<Json<OperationBody>, ApiError> {
     ctx.require_full()?;
-    Ok(Json(state.services.submit_payment_otp(&ctx.user, &id, &req.code, &origin).await?.into()))
+    Ok(Json(state.services.submit_operation_otp(&ctx.user, &id, &req.code, &origin).await?.into()))
 }
 
-/// Sends the payment's SMS OTP (its text states amount and payee), at most
+/// Sends the operation's SMS OTP (its text states amount and payee, or which card's Key6
+/// it lets the customer view or unlock), at most
 /// `security.otp_max_sends` times (3 by default).
 #[utoipa::path(post, path = "/api/v1/operations/{id}/sms", tag = "operations", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 202, body = SmsSent), (status = 403, description = "SMS is not offered to this customer", body = ErrorBody),
@@ -176,11 +178,11 @@ pub async fn sms(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<SmsSent>), ApiError> {
     ctx.require_full()?;
-    let sent = state.services.send_payment_sms(&ctx.user, &id, &origin).await?;
+    let sent = state.services.send_operation_sms(&ctx.user, &id, &origin).await?;
     Ok((StatusCode::ACCEPTED, Json(SmsSent { to: sent.to, sends_left: sent.sends_left })))
 }
 
-/// Withdraws a pending payment.
+/// Withdraws a pending payment or Key6 operation.
 #[utoipa::path(post, path = "/api/v1/operations/{id}/cancel", tag = "operations", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = OperationBody), (status = 410, body = ErrorBody)))]
 pub async fn cancel(
@@ -190,7 +192,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<OperationBody>, ApiError> {
     ctx.require_full()?;
-    Ok(Json(state.services.cancel_payment(&ctx.user, &id, &origin).await?.into()))
+    Ok(Json(state.services.cancel_operation(&ctx.user, &id, &origin).await?.into()))
 }
 
 /// The operation as Server-Sent Events: a `status` event now and at each change, ending

@@ -6,7 +6,9 @@
 //! # Layout
 //! - [`signed`]: the extractor that reads a signed request.
 //! - [`handlers`]: one handler per endpoint.
+//! - [`cards`]: the user's cards and Key6 from the app.
 
+pub mod cards;
 pub mod handlers;
 pub mod signed;
 
@@ -31,4 +33,9 @@ pub fn routes() -> Router<AppState> {
         .route("/device/v1/events", get(handlers::events))
         .route("/device/v1/operations/{id}/approve", post(handlers::approve))
         .route("/device/v1/operations/{id}/reject", post(handlers::reject))
+        .route("/device/v1/cards", get(cards::list))
+        .route("/device/v1/cards/{id}/key6", put(cards::set_key6))
+        .route("/device/v1/cards/{id}/key6/sca", post(cards::start_sca))
+        .route("/device/v1/cards/{id}/key6/reveal", post(cards::reveal))
+        .route("/device/v1/cards/{id}/key6/unlock", post(cards::unlock))
 }

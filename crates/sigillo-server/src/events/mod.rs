@@ -23,6 +23,8 @@ pub enum Topic {
     Operation(String),
     /// Anything about a user's pending operations (what a phone listens to).
     User(String),
+    /// A 3-D Secure challenge (its acsTransID): it ended.
+    Challenge(String),
 }
 
 impl Topic {
@@ -32,6 +34,7 @@ impl Topic {
             Self::Flow(id) => format!("f:{id}"),
             Self::Operation(id) => format!("o:{id}"),
             Self::User(id) => format!("u:{id}"),
+            Self::Challenge(id) => format!("c:{id}"),
         }
     }
 
@@ -42,6 +45,7 @@ impl Topic {
             "f" => Some(Self::Flow(id)),
             "o" => Some(Self::Operation(id)),
             "u" => Some(Self::User(id)),
+            "c" => Some(Self::Challenge(id)),
             _ => None,
         }
     }

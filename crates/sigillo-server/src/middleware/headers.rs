@@ -16,6 +16,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; st
 
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let static_asset = req.uri().path().starts_with("/static/");
+    // The 3-D Secure challenge runs in the merchant's iframe (its CSP says who may frame it).
+    let framed = req.uri().path().starts_with("/3ds/v2/challenge");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
@@ -23,7 +25,9 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     };
     set(h, header::CONTENT_SECURITY_POLICY, CSP);
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::X_FRAME_OPTIONS, "DENY");
+    if !framed {
+        set(h, header::X_FRAME_OPTIONS, "DENY");
+    }
     set(h, header::REFERRER_POLICY, "no-referrer");
     set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     set(h, HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()");

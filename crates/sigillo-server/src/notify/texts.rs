@@ -237,6 +237,37 @@ pub fn binding_abandoned_sms(device: &str) -> String {
     )
 }
 
+/// The SMS OTP of a card purchase names the merchant, the amount and the card (dynamic
+/// linking, RTS art. 5(1)(a)), and says the Key6 goes with it.
+pub fn purchase_otp_sms(code: &str, amount: &str, currency: &str, merchant: &str, last4: &str, minutes: u64) -> String {
+    format!(
+        "sigillo: {code} e' il codice per l'acquisto di {amount} {currency} presso {merchant} con la carta che termina con {last4}. Inseriscilo con il tuo Key6. Vale {minutes} minuti. Non comunicarlo a nessuno."
+    )
+}
+
+/// Sent after the fourth wrong Key6 or OTP in a row: the next one blocks Key6 (P2).
+pub fn key6_last_attempt_sms(last4: &str) -> String {
+    format!(
+        "sigillo: codice OTP o Key6 errato per la carta che termina con {last4}. Un altro errore blocchera' il Key6. Se non sei stato tu, contatta la banca."
+    )
+}
+
+/// Sent when Key6 is blocked after five consecutive failures.
+pub fn key6_blocked_sms(last4: &str) -> String {
+    format!(
+        "sigillo: il Key6 della carta che termina con {last4} e' bloccato dopo 5 tentativi errati. Puoi sbloccarlo dall'app, da web banking o dall'Area Riservata. Se non sei stato tu, contatta la banca."
+    )
+}
+
+/// The SMS OTP that lets the holder view or unlock a card's Key6 says which, and for
+/// which card (its last four digits); it never carries the Key6.
+pub fn key6_otp_sms(code: &str, unlock: bool, last4: &str, minutes: u64) -> String {
+    let what = if unlock { "sbloccare" } else { "visualizzare" };
+    format!(
+        "sigillo: {code} e' il codice per {what} il Key6 della carta che termina con {last4}. Vale {minutes} minuti. Non comunicarlo a nessuno, neanche alla banca."
+    )
+}
+
 /// The SMS OTP of a payment states what it authorizes (dynamic linking, RTS art. 5(1)(a)):
 /// the amount and the payee, so the customer sees what they are confirming.
 pub fn payment_otp_sms(code: &str, amount: &str, currency: &str, payee: &str, minutes: u64) -> String {

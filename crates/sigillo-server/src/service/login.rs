@@ -12,13 +12,15 @@ use crate::events::Topic;
 use crate::notify::texts::{self, OtpPurpose};
 use serde_json::json;
 use sigillo_core::attempts::Secret;
+use sigillo_core::device::matching;
 use sigillo_core::device::offline::OfflinePurpose;
 use sigillo_core::oath::totp;
+use sigillo_core::time::UnixMillis;
 use sigillo_core::{identity, sms_otp, token};
 use sigillo_store::repo::bindings::{self, Binding};
 use sigillo_store::repo::flows::{self, Flow};
 use sigillo_store::repo::operations;
-use sigillo_store::repo::users::{self, User, UserStatus};
+use sigillo_store::repo::users::{self, LoginUser, User, UserStatus};
 use std::time::Duration;
 
 /// The answer to a correct password: the flow to finish with a second factor.
@@ -74,23 +76,35 @@ pub fn flow_id(handle: &str) -> String {
 
 impl Services {
     /// Step one: the password. Starts a flow on success.
+    ///
+    /// The hot path is two round trips to the database before the hash (the user with
+    /// whether a phone can take the login, then the attempt's reservation, committed: P2)
+    /// and one transaction after it (bench/login).
     pub async fn start_login(&self, username: &str, password: &str, origin: &Origin) -> ServiceResult<FlowStarted> {
-        let user = {
+        // A login needs the SMS code as much as the password: a lock on either refuses it.
+        let refused = |u: &User| matches!(u.status, UserStatus::Locked | UserStatus::Blocked);
+        // One pooled connection for both: each checkout costs a round trip to SQLite's
+        // worker thread when it goes back to the pool.
+        let (found, reservation) = {
             let mut conn = self.store.conn().await?;
-            users::by_username(&mut conn, username).await?
+            let found = users::for_login(&mut conn, username).await?;
+            let reservation = match &found {
+                Some(f) if !refused(&f.user) => {
+                    self.reserve_in(&mut conn, &f.user, Secret::Password, Some(Secret::SmsOtp)).await?
+                }
+                _ => None,
+            };
+            (found, reservation)
         };
-        let Some(user) = user else {
+        let Some(LoginUser { user, has_usable_phone }) = found else {
             self.verify_secret(None, password).await?;
             self.login_failed(None, "unknown_user", origin).await?;
             return Err(ServiceError::AuthFailed);
         };
-        // A login needs the SMS code as much as the password: a lock on either refuses it.
-        let reservation = if matches!(user.status, UserStatus::Locked | UserStatus::Blocked) {
-            None
-        } else {
-            self.reserve_attempt_unless(&user, Secret::Password, Some(Secret::SmsOtp), origin).await?
-        };
         let Some(reservation) = reservation else {
+            if !refused(&user) {
+                self.refused_locked(&user, Secret::Password, origin).await?;
+            }
             self.verify_secret(None, password).await?;
             self.login_failed(Some(&user), "locked", origin).await?;
             return Err(ServiceError::AuthFailed);
@@ -100,14 +114,52 @@ impl Services {
             self.metrics.logins.with_label_values(&["failure"]).inc();
             return Err(ServiceError::AuthFailed);
         }
-        let flow = self.open_flow_after(&user, Secret::Password, OtpPurpose::Login, origin).await?;
-        let number = self.push_login(&user, &flow_id(&flow), origin).await?;
+        let (flow, number) = self.open_login_flow(&user, has_usable_phone, origin).await?;
         let methods = match number {
             Some(_) if self.cfg.operations.sms_for_app_users => vec!["push", "otp", "sms"],
             Some(_) => vec!["push", "otp"],
             None => vec!["sms"],
         };
         Ok(FlowStarted { flow, methods, number })
+    }
+
+    /// The password just verified, in one transaction (one commit): its count starts
+    /// again, the flow opens and, if `has_phone` said a phone could take it before the
+    /// hash and one still can, the login is pushed to the phones. Returns the flow's
+    /// handle and the number the page shows.
+    async fn open_login_flow(
+        &self,
+        user: &User,
+        has_phone: bool,
+        origin: &Origin,
+    ) -> ServiceResult<(String, Option<u8>)> {
+        let now = self.now();
+        let purpose = OtpPurpose::Login;
+        // The counter's reset is the first statement: a write.
+        let mut tx = self.store.begin_writing().await?;
+        sigillo_store::repo::attempts::succeed(&mut tx, &user.id, Secret::Password, now.0).await?;
+        let handle = self.insert_flow(&mut tx, user, purpose, now).await?;
+        let pushed =
+            if has_phone { self.push_login_in(&mut tx, user, &flow_id(&handle), origin, now).await? } else { None };
+        // Audit last (see `record_outcome`).
+        self.audit_flow_started(&mut tx, user, purpose, origin, now).await?;
+        if let Some((op, _)) = &pushed {
+            audit(
+                &mut tx,
+                now,
+                &Actor::User(user.id.clone()),
+                "operation.created",
+                &user.id,
+                origin,
+                json!({ "operation": op, "kind": matching::LOGIN_KIND }),
+            )
+            .await?;
+        }
+        sigillo_store::commit(tx).await?;
+        if pushed.is_some() {
+            self.events.publish(Topic::User(user.id.clone())).await;
+        }
+        Ok((handle, pushed.map(|(_, number)| number)))
     }
 
     async fn login_failed(&self, user: Option<&User>, reason: &str, origin: &Origin) -> ServiceResult<()> {
@@ -152,20 +204,35 @@ impl Services {
         origin: &Origin,
     ) -> ServiceResult<String> {
         let now = self.now();
+        let handle = self.insert_flow(tx, user, purpose, now).await?;
+        self.audit_flow_started(tx, user, purpose, origin, now).await?;
+        Ok(handle)
+    }
+
+    /// A new pending flow; returns its handle.
+    async fn insert_flow(
+        &self,
+        tx: &mut sigillo_store::Conn,
+        user: &User,
+        purpose: OtpPurpose,
+        now: UnixMillis,
+    ) -> ServiceResult<String> {
         let handle = token::generate(&mut rand::rngs::OsRng);
         let expires = now.plus(Duration::from_secs(self.cfg.security.login_flow_secs));
         flows::create(tx, &flow_id(&handle), &user.id, purpose.as_str(), now.0, expires.0).await?;
-        audit(
-            tx,
-            now,
-            &Actor::User(user.id.clone()),
-            &format!("{}.started", purpose.as_str()),
-            &user.id,
-            origin,
-            json!({}),
-        )
-        .await?;
         Ok(handle)
+    }
+
+    async fn audit_flow_started(
+        &self,
+        tx: &mut sigillo_store::Conn,
+        user: &User,
+        purpose: OtpPurpose,
+        origin: &Origin,
+        now: UnixMillis,
+    ) -> ServiceResult<()> {
+        let action = format!("{}.started", purpose.as_str());
+        audit(tx, now, &Actor::User(user.id.clone()), &action, &user.id, origin, json!({})).await
     }
 
     /// Loads a pending, unexpired flow of the given purpose.

@@ -16,10 +16,14 @@
 //! - [`operations`]: pushed logins and payments, offline codes, what wakes the waiters.
 //! - [`integration`]: the bank's back ends: operations on behalf of a user, webhooks.
 //! - [`payments`]: validated payments, the transaction OTP and the payment SMS OTP.
+//! - [`cards`]: payment cards, Key6 and its SCA-guarded view and unlock.
+//! - [`acs`]: the 3-D Secure ACS: AReq → ARes, the browser challenge, the RReq.
 
 pub mod account;
+pub mod acs;
 pub mod approvals;
 pub mod binding;
+pub mod cards;
 pub mod device_auth;
 pub mod error;
 pub mod integration;
@@ -109,6 +113,21 @@ pub struct Inner {
     dummy_hash: String,
     /// Argon2 runs on its own threads, one per core (see `hasher`).
     hasher: Hasher,
+    /// The 3-D Secure authentication-value keys per brand.
+    av_keys: AvKeys,
+    /// Sends RReqs to the Directory Server: short time-out, no redirects (the URL must
+    /// stay one of `acs.ds_url_prefixes`).
+    ds_http: reqwest::Client,
+    /// HMAC key of the PAN look-up digest (derived once: every AReq uses it).
+    pan_key: Zeroizing<[u8; 32]>,
+    /// Writes the ACS's transactions in group commits.
+    journal: acs::journal::Journal,
+}
+
+#[derive(Debug)]
+struct AvKeys {
+    visa: Zeroizing<[u8; 32]>,
+    mastercard: Zeroizing<[u8; 32]>,
 }
 
 impl std::ops::Deref for Services {
@@ -124,6 +143,16 @@ impl Services {
         let csrf_key = kek.derive("sigillo/csrf/v1");
         let activation_key = kek.derive("sigillo/activation-secret/v1");
         let master_key = sigillo_core::device::keys::KeyPair::master_from_seed(&kek.derive("sigillo/master-key/v1"));
+        let av_keys = AvKeys {
+            visa: cfg.av_key(sigillo_core::threeds::authval::Brand::Visa, &kek)?,
+            mastercard: cfg.av_key(sigillo_core::threeds::authval::Brand::Mastercard, &kek)?,
+        };
+        let pan_key = kek.derive("sigillo/pan-lookup/v1");
+        let journal = acs::journal::Journal::start(store.clone());
+        let ds_http = reqwest::Client::builder()
+            .timeout(acs::rreq::RREQ_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let hasher = Hasher::start(cores)?;
         let mut filler = [0u8; 16];
@@ -149,6 +178,10 @@ impl Services {
                 master_key,
                 dummy_hash,
                 hasher,
+                av_keys,
+                ds_http,
+                pan_key,
+                journal,
             }),
         })
     }

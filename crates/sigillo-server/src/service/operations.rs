@@ -14,6 +14,8 @@ use serde_json::json;
 use sigillo_core::device::matching;
 use sigillo_core::device::messages::Operation as OperationBytes;
 use sigillo_core::device::offline::{self, OfflinePurpose, TransactionQr};
+use sigillo_core::time::UnixMillis;
+use sigillo_store::Conn;
 use sigillo_store::repo::bindings::{self, Binding, BindingStatus};
 use sigillo_store::repo::operations::{self, NewOperation, Operation};
 use sigillo_store::repo::users::User;
@@ -25,6 +27,8 @@ use zeroize::Zeroizing;
 pub struct OperationView {
     pub id: String,
     pub kind: String,
+    /// What it is about (a card for a Key6 view or unlock).
+    pub subject: Option<String>,
     /// `pending`, `approved`, `rejected`, `expired`, `failed` or `canceled`.
     pub status: String,
     pub created_at: i64,
@@ -54,13 +58,19 @@ fn binding_offline_key(otp: &[u8], binding: &str, purpose: OfflinePurpose) -> Ze
     offline::offline_key(&kp, &kk, binding, purpose)
 }
 
+/// Whether a binding can make codes and approve: active, not waiting for a PIN reset.
+/// (`users::for_login` asks the same in SQL.)
+fn usable(b: &Binding) -> bool {
+    b.status == BindingStatus::Active && !b.pin_reset
+}
+
 impl Services {
     /// The user's active bindings that can make codes and approve (not waiting for a PIN
     /// reset).
     pub(crate) async fn usable_bindings(&self, user_id: &str) -> ServiceResult<Vec<Binding>> {
         let mut conn = self.store.conn().await?;
         let all = bindings::for_user(&mut conn, user_id).await?;
-        Ok(all.into_iter().filter(|b| b.status == BindingStatus::Active && !b.pin_reset).collect())
+        Ok(all.into_iter().filter(usable).collect())
     }
 
     /// Wakes everyone waiting on `op`: the browser (its operation or login flow) and the
@@ -80,18 +90,32 @@ impl Services {
                 }
             }
         }
+        if op.kind == super::acs::challenge::PURCHASE_KIND {
+            // A purchase approved (or refused) in the app ends its 3-D Secure challenge.
+            if let Err(e) = self.purchase_operation_decided(&op.id).await {
+                tracing::warn!(error = %e, operation = %op.id, "challenge not ended yet; the page or the sweep will");
+            }
+        }
         let mut topics = vec![Topic::Operation(op.id.clone()), Topic::User(op.user_id.clone())];
         topics.extend(op.flow_id.iter().map(|f| Topic::Flow(f.clone())));
         self.events.publish_all(&topics).await;
     }
 
-    /// After a correct password: a login operation for the user's phones with number
-    /// matching, if any phone is bound. Returns the number the page shows.
-    pub(crate) async fn push_login(&self, user: &User, flow_id: &str, origin: &Origin) -> ServiceResult<Option<u8>> {
-        if self.usable_bindings(&user.id).await?.is_empty() {
+    /// After a correct password, in the caller's transaction: a login operation for the
+    /// user's phones with number matching, if a phone can still take it. Returns the
+    /// operation's id (the caller audits it, last) and the number the page shows.
+    pub(crate) async fn push_login_in(
+        &self,
+        tx: &mut Conn,
+        user: &User,
+        flow_id: &str,
+        origin: &Origin,
+        now: UnixMillis,
+    ) -> ServiceResult<Option<(String, u8)>> {
+        let usable = bindings::for_user(tx, &user.id).await?.into_iter().any(|b| usable(&b));
+        if !usable {
             return Ok(None);
         }
-        let now = self.now();
         let numbers = matching::draw(&mut rand::rngs::OsRng);
         let id = sigillo_store::new_id();
         let ttl = self.cfg.operations.ttl_secs.min(self.cfg.security.login_flow_secs);
@@ -110,22 +134,9 @@ impl Services {
             requested_by: Some("customer"),
             ..NewOperation::default()
         };
-        let mut tx = self.store.begin().await?;
-        operations::create(&mut tx, &new, now.0).await?;
-        self.notify_phones(&mut tx, &user.id, &id, matching::LOGIN_KIND, expires, now).await?;
-        audit(
-            &mut tx,
-            now,
-            &Actor::User(user.id.clone()),
-            "operation.created",
-            &user.id,
-            origin,
-            json!({ "operation": id, "kind": matching::LOGIN_KIND }),
-        )
-        .await?;
-        sigillo_store::commit(tx).await?;
-        self.events.publish(Topic::User(user.id.clone())).await;
-        Ok(Some(numbers.correct))
+        operations::create(tx, &new, now.0).await?;
+        self.notify_phones(tx, &user.id, &id, matching::LOGIN_KIND, expires, now).await?;
+        Ok(Some((id, numbers.correct)))
     }
 
     /// Finds the binding whose offline key of `purpose` makes `check` true, counting
@@ -194,7 +205,12 @@ impl Services {
         let has_phone = pending && !self.usable_bindings(&op.user_id).await?.is_empty();
         let mut methods = Vec::new();
         if has_phone {
-            methods.extend(["push", "otp"]);
+            methods.push("push");
+            // The app's transaction OTP is computed over the signed QR: only operations
+            // that have one (payments) can be approved with it.
+            if op.nonce.is_some() {
+                methods.push("otp");
+            }
         }
         if pending && (!has_phone || self.cfg.operations.sms_for_app_users) {
             methods.push("sms");
@@ -208,6 +224,7 @@ impl Services {
         Ok(OperationView {
             id: op.id.clone(),
             kind: op.kind.clone(),
+            subject: op.subject.clone(),
             status,
             created_at: op.created_at,
             expires_at: op.expires_at,

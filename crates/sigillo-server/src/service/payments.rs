@@ -5,6 +5,7 @@
 //! the signed QR, or by an SMS OTP whose text names amount and payee; each wrong code
 //! counts against the operation and, for app codes, against the PIN (P2).
 
+use super::cards::Key6Action;
 use super::login::OtpSent;
 use super::operations::OperationView;
 use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
@@ -15,12 +16,25 @@ use sigillo_core::attempts::Secret;
 use sigillo_core::device::offline::{NONCE_LEN, OfflinePurpose, TransactionQr};
 use sigillo_core::payment::{Payment, PaymentRequest};
 use sigillo_core::{identity, sms_otp};
+use sigillo_store::repo::cards;
 use sigillo_store::repo::operations::{self, NewOperation, Operation};
 use sigillo_store::repo::users::User;
 use std::time::Duration;
 
 /// How many of a customer's payments the list shows.
 const RECENT: i64 = 50;
+
+/// Whether the customer approves operations of `kind` with the surfaces' codes (SMS OTP,
+/// and the transaction OTP for payments) besides the phone: payments and Key6 views and
+/// unlocks; not logins (their own flow) nor 3-D Secure purchases (the challenge page).
+fn approved_with_codes(kind: &str) -> bool {
+    kind.starts_with("payment.") || kind == Key6Action::View.kind() || kind == Key6Action::Unlock.kind()
+}
+
+/// What an operation's SMS OTP is for, as the audit trail records it.
+fn purpose(kind: &str) -> &str {
+    if kind.starts_with("payment.") { "payment" } else { kind }
+}
 
 /// The key an operation's SMS OTP digest is bound to.
 fn sms_binding(op_id: &str) -> String {
@@ -92,11 +106,12 @@ impl Services {
         Ok(out)
     }
 
-    /// A pending payment of `user`: `NotFound` for another's, `FlowOver` once decided or
-    /// expired.
-    async fn pending_payment(&self, user_id: &str, op_id: &str) -> ServiceResult<Operation> {
+    /// A pending operation of `user` that the customer approves with a code (a payment,
+    /// or a Key6 view or unlock): `NotFound` for another's or another kind, `FlowOver`
+    /// once decided or expired.
+    async fn pending_customer_operation(&self, user_id: &str, op_id: &str) -> ServiceResult<Operation> {
         let op = self.own_operation(user_id, op_id).await?;
-        if !op.kind.starts_with("payment.") {
+        if !approved_with_codes(&op.kind) {
             return Err(ServiceError::NotFound);
         }
         if op.status_at(self.now().0) != "pending" {
@@ -105,9 +120,35 @@ impl Services {
         Ok(op)
     }
 
-    /// Sends (again) the payment's SMS OTP; the text names amount and payee.
-    pub async fn send_payment_sms(&self, user: &User, op_id: &str, origin: &Origin) -> ServiceResult<OtpSent> {
-        let op = self.pending_payment(&user.id, op_id).await?;
+    /// The SMS that carries an operation's OTP: it states what the code authorizes
+    /// (RTS art. 5(1)(a) for payments; the card for a Key6 view or unlock), never a secret
+    /// besides the code itself.
+    async fn operation_sms_text(&self, op: &Operation, view: &OperationView, code: &str) -> ServiceResult<String> {
+        let minutes = self.cfg.security.otp_ttl_secs.div_ceil(60);
+        let key6 = [Key6Action::View, Key6Action::Unlock].into_iter().find(|a| a.kind() == op.kind);
+        Ok(match key6 {
+            Some(action) => {
+                let card = {
+                    let mut conn = self.store.conn().await?;
+                    let subject = op.subject.as_deref().ok_or(ServiceError::NotFound)?;
+                    cards::get(&mut conn, subject).await?.ok_or(ServiceError::NotFound)?
+                };
+                texts::key6_otp_sms(code, action == Key6Action::Unlock, &card.last4, minutes)
+            }
+            None => texts::payment_otp_sms(
+                code,
+                view.field("amount").unwrap_or_default(),
+                view.field("currency").unwrap_or_default(),
+                view.field("payee").unwrap_or_default(),
+                minutes,
+            ),
+        })
+    }
+
+    /// Sends (again) the SMS OTP of a payment or a Key6 operation; the text says what it
+    /// authorizes.
+    pub async fn send_operation_sms(&self, user: &User, op_id: &str, origin: &Origin) -> ServiceResult<OtpSent> {
+        let op = self.pending_customer_operation(&user.id, op_id).await?;
         let view = self.view(&op).await?;
         if !view.methods.contains(&"sms") {
             return Err(ServiceError::Forbidden);
@@ -117,13 +158,7 @@ impl Services {
         let digest = sms_otp::digest(&self.otp_key, &sms_binding(&op.id), &code);
         let ttl = self.cfg.security.otp_ttl_secs;
         let max = self.cfg.security.otp_max_sends;
-        let text = texts::payment_otp_sms(
-            &code,
-            view.field("amount").unwrap_or_default(),
-            view.field("currency").unwrap_or_default(),
-            view.field("payee").unwrap_or_default(),
-            ttl.div_ceil(60),
-        );
+        let text = self.operation_sms_text(&op, &view, &code).await?;
         let expires = now.plus(Duration::from_secs(ttl)).0.min(op.expires_at);
         let mut tx = self.store.begin().await?;
         if !operations::set_sms(&mut tx, &op.id, &digest, expires, i64::from(max), now.0).await? {
@@ -137,7 +172,7 @@ impl Services {
             "otp.sent",
             &user.id,
             origin,
-            json!({ "purpose": "payment", "operation": op.id, "send": op.sms_sends + 1 }),
+            json!({ "purpose": purpose(&op.kind), "operation": op.id, "send": op.sms_sends + 1 }),
         )
         .await?;
         sigillo_store::commit(tx).await?;
@@ -146,20 +181,22 @@ impl Services {
         Ok(OtpSent { to: identity::mask_phone(&user.phone), sends_left: max.saturating_sub(sent) })
     }
 
-    /// Approves a payment with a code: the app's 8-digit transaction OTP (checked against
-    /// the stored bytes and nonce, never anything the client sends: P5) or the payment's
-    /// 6-digit SMS OTP. Accepted once (P8); wrong codes count (P2).
-    pub async fn submit_payment_otp(
+    /// Approves an operation with a code: for a payment the app's 8-digit transaction OTP
+    /// (checked against the stored bytes and nonce, never anything the client sends: P5),
+    /// and for any the operation's 6-digit SMS OTP. Accepted once (P8); wrong codes count
+    /// (P2).
+    pub async fn submit_operation_otp(
         &self,
         user: &User,
         op_id: &str,
         code: &str,
         origin: &Origin,
     ) -> ServiceResult<OperationView> {
-        let op = self.pending_payment(&user.id, op_id).await?;
+        let op = self.pending_customer_operation(&user.id, op_id).await?;
         let now = self.now();
-        let approved_by = if code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()) {
-            let qr = TransactionQr { operation: op.data.clone(), nonce: op.nonce.clone().unwrap_or_default() };
+        let tx_otp_nonce = op.nonce.clone().filter(|_| code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()));
+        let approved_by = if let Some(nonce) = tx_otp_nonce {
+            let qr = TransactionQr { operation: op.data.clone(), nonce };
             let check = |key: &[u8; 32]| qr.verify_code(key, code);
             let candidates = self.usable_bindings(&user.id).await?;
             match self.check_offline_code(user, &candidates, OfflinePurpose::Transaction, &check, origin).await {
@@ -207,9 +244,9 @@ impl Services {
         self.operation_view(&user.id, &op.id).await
     }
 
-    /// The customer withdraws a pending payment.
-    pub async fn cancel_payment(&self, user: &User, op_id: &str, origin: &Origin) -> ServiceResult<OperationView> {
-        let op = self.pending_payment(&user.id, op_id).await?;
+    /// The customer withdraws a pending payment or Key6 operation.
+    pub async fn cancel_operation(&self, user: &User, op_id: &str, origin: &Origin) -> ServiceResult<OperationView> {
+        let op = self.pending_customer_operation(&user.id, op_id).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
         if !operations::cancel(&mut tx, &op.id, now.0).await? {

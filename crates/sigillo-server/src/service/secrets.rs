@@ -9,6 +9,7 @@ use super::{Actor, Origin, ServiceResult, Services, audit};
 use crate::notify::texts;
 use serde_json::json;
 use sigillo_core::attempts::{Lock, Secret};
+use sigillo_store::Conn;
 use sigillo_store::repo::attempts::{self, Reservation};
 use sigillo_store::repo::sessions;
 use sigillo_store::repo::users::{self, User, UserStatus};
@@ -33,27 +34,46 @@ impl Services {
         guard: Option<Secret>,
         origin: &Origin,
     ) -> ServiceResult<Option<Reservation>> {
-        let now = self.now();
-        let limit = self.cfg.security.lockout.limit();
         let reservation = {
             let mut conn = self.store.conn().await?;
-            attempts::reserve_unless(&mut conn, &user.id, secret, guard, limit, now.0).await?
+            self.reserve_in(&mut conn, user, secret, guard).await?
         };
         if reservation.is_none() {
-            let mut tx = self.store.begin().await?;
-            audit(
-                &mut tx,
-                now,
-                &Actor::Anonymous,
-                "auth.refused_locked",
-                &user.id,
-                origin,
-                json!({ "secret": secret.as_str() }),
-            )
-            .await?;
-            sigillo_store::commit(tx).await?;
+            self.refused_locked(user, secret, origin).await?;
         }
         Ok(reservation)
+    }
+
+    /// The reservation of [`Self::reserve_attempt_unless`] alone, on a connection the
+    /// caller holds (a login reserves on the one it found the user with); a refusal is
+    /// the caller's to audit ([`Self::refused_locked`]). Not in a transaction: the count
+    /// must be committed before the secret is checked.
+    pub(crate) async fn reserve_in(
+        &self,
+        conn: &mut Conn,
+        user: &User,
+        secret: Secret,
+        guard: Option<Secret>,
+    ) -> ServiceResult<Option<Reservation>> {
+        let limit = self.cfg.security.lockout.limit();
+        Ok(attempts::reserve_unless(conn, &user.id, secret, guard, limit, self.now().0).await?)
+    }
+
+    /// Audits an attempt refused because `secret` (or its guard) is locked.
+    pub(crate) async fn refused_locked(&self, user: &User, secret: Secret, origin: &Origin) -> ServiceResult<()> {
+        let mut tx = self.store.begin().await?;
+        audit(
+            &mut tx,
+            self.now(),
+            &Actor::Anonymous,
+            "auth.refused_locked",
+            &user.id,
+            origin,
+            json!({ "secret": secret.as_str() }),
+        )
+        .await?;
+        sigillo_store::commit(tx).await?;
+        Ok(())
     }
 
     /// Records the outcome of a reserved attempt. Returns the lock it caused, if any.

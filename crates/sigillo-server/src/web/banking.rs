@@ -17,8 +17,8 @@ use crate::api::sse::{Followed, follow};
 use crate::events::Topic;
 use crate::middleware::client::WebOrigin;
 use crate::router::AppState;
-use crate::service::ServiceError;
 use crate::service::operations::OperationView;
+use crate::service::{Origin, ServiceError};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use sigillo_core::payment::PaymentRequest;
+use sigillo_store::repo::users::User;
 use std::collections::BTreeMap;
 
 /// The banking area's path.
@@ -94,6 +95,8 @@ struct Row {
 fn kind_key(kind: &str) -> &'static str {
     match kind {
         "payment.bill" => "op_kind_bill",
+        "key6_view" => "op_kind_key6_view",
+        "key6_unlock" => "op_kind_key6_unlock",
         _ => "op_kind_credit_transfer",
     }
 }
@@ -205,14 +208,78 @@ pub struct PaymentQuery {
 
 /// What the authorization page needs besides the operation.
 #[derive(Default)]
-struct PageState {
-    error: Option<String>,
-    notice: Option<&'static str>,
-    fallback_open: bool,
-    sms_sent: bool,
+pub(crate) struct PageState {
+    pub(crate) error: Option<String>,
+    pub(crate) notice: Option<&'static str>,
+    pub(crate) fallback_open: bool,
+    pub(crate) sms_sent: bool,
 }
 
-fn payment_page(state: &AppState, ctx: &Ctx, status: StatusCode, v: &OperationView, page: PageState) -> Response {
+/// What kind of operation an authorization page is about: payments and Key6 views and
+/// unlocks share the page (`payment.html`), its event stream and its code forms, each
+/// under its own path and with its own texts.
+pub(crate) struct Authorize {
+    /// The page's path; its forms post to `{base}/otp`, `{base}/sms` and `{base}/cancel`
+    /// and its events are at `{base}/events`.
+    pub(crate) base: String,
+    /// Text keys: the heading while pending, the prefix of the outcome (`…_{status}`),
+    /// what to check on the phone, the SMS hint, the cancel button.
+    pub(crate) title: &'static str,
+    pub(crate) result_prefix: &'static str,
+    pub(crate) push_check: &'static str,
+    pub(crate) sms_hint: &'static str,
+    pub(crate) sms_sent: &'static str,
+    pub(crate) cancel: &'static str,
+    /// The way back: href, link id, text key.
+    pub(crate) back: (String, &'static str, &'static str),
+    /// Once approved: a form that uses the approval (path, button text key).
+    pub(crate) done: Option<(String, &'static str)>,
+    /// The operations this page shows: of these kinds, and about this subject if set.
+    pub(crate) kinds: fn(&str) -> bool,
+    pub(crate) subject: Option<String>,
+}
+
+impl Authorize {
+    fn payment(id: &str) -> Self {
+        Self {
+            base: format!("/payments/{id}"),
+            title: "payment_authorize_title",
+            result_prefix: "payment_result_",
+            push_check: "payment_push_check",
+            sms_hint: "payment_sms_hint",
+            sms_sent: "payment_sms_sent",
+            cancel: "payment_cancel",
+            back: (BANKING.to_owned(), "banking-back", "banking_back"),
+            done: None,
+            kinds: is_payment,
+            subject: None,
+        }
+    }
+
+    /// Whether this page is the one for `v`.
+    pub(crate) fn shows(&self, v: &OperationView) -> bool {
+        (self.kinds)(&v.kind) && self.subject.as_ref().is_none_or(|s| v.subject.as_ref() == Some(s))
+    }
+}
+
+fn is_payment(kind: &str) -> bool {
+    kind.starts_with("payment.")
+}
+
+pub(crate) fn authorize_page(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    v: &OperationView,
+    page: PageState,
+    about: &Authorize,
+) -> Response {
+    // The paths go into the page unescaped (`|safe`, so they read as paths): they are
+    // made of ids, and anything else is refused rather than written into HTML.
+    let path_like = |p: &str| p.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b));
+    if !(path_like(&about.base) && path_like(&about.back.0) && about.done.as_ref().is_none_or(|d| path_like(&d.0))) {
+        return not_found(state, ctx, about);
+    }
     let qr = v.qr.as_deref().and_then(|payload| {
         let svg = qr_svg(payload);
         if svg.is_none() {
@@ -228,15 +295,22 @@ fn payment_page(state: &AppState, ctx: &Ctx, status: StatusCode, v: &OperationVi
         context! {
             signed_in => true,
             id => &v.id,
+            base => &about.base,
             kind => kind_key(&v.kind),
+            title_key => about.title,
+            push_check_key => about.push_check,
+            sms_hint_key => about.sms_hint,
+            cancel_key => about.cancel,
+            back_href => &about.back.0,
+            back_id => about.back.1,
+            back_key => about.back.2,
+            done_action => about.done.as_ref().map(|d| d.0.as_str()),
+            done_key => about.done.as_ref().map(|d| d.1),
             status_key => format!("op_status_{}", v.status),
-            result_key => format!("payment_result_{}", v.status),
+            result_key => format!("{}{}", about.result_prefix, v.status),
             pending => v.status == "pending",
             approved => v.status == "approved",
             fields => fields,
-            amount => v.field("amount"),
-            currency => v.field("currency"),
-            payee => v.field("payee"),
             push => v.methods.contains(&"push"),
             otp => v.methods.contains(&"otp"),
             sms => v.methods.contains(&"sms"),
@@ -244,8 +318,8 @@ fn payment_page(state: &AppState, ctx: &Ctx, status: StatusCode, v: &OperationVi
             qr_payload => v.qr.as_deref(),
             until => when(v.expires_at, ctx.lang),
             until_iso => iso(v.expires_at),
-            events => format!("/payments/{}/events", v.id),
-            next => format!("/payments/{}", v.id),
+            events => format!("{}/events", about.base),
+            next => &about.base,
             error => page.error,
             notice => page.notice,
             fallback_open => page.fallback_open || page.sms_sent,
@@ -254,9 +328,9 @@ fn payment_page(state: &AppState, ctx: &Ctx, status: StatusCode, v: &OperationVi
     )
 }
 
-/// A payment that is not this customer's, or no payment: one answer for both.
-fn not_found(state: &AppState, ctx: &Ctx) -> Response {
-    state.web.message(ctx, StatusCode::NOT_FOUND, "err_payment_not_found", (BANKING, "banking_back"))
+/// An operation that is not this customer's, or none: one answer for both.
+fn not_found(state: &AppState, ctx: &Ctx, about: &Authorize) -> Response {
+    state.web.message(ctx, StatusCode::NOT_FOUND, "err_payment_not_found", (&about.back.0, about.back.2))
 }
 
 /// `GET /payments/{id}`: the summary, then the wait for the phone with its fallbacks
@@ -268,19 +342,33 @@ pub async fn payment(
     Path(id): Path<String>,
     Query(q): Query<PaymentQuery>,
 ) -> Response {
-    match state.services.operation_view(&s.user.id, &id).await {
-        Ok(v) if v.kind.starts_with("payment.") => {
-            let sms_sent = q.sms.is_some() && v.status == "pending";
-            let notice = sms_sent.then_some("payment_sms_sent");
-            payment_page(&state, &ctx, StatusCode::OK, &v, PageState { sms_sent, notice, ..PageState::default() })
+    show_authorize(&state, ctx, &s.user.id, &id, q.sms.is_some(), &Authorize::payment(&id)).await
+}
+
+/// The authorization page of operation `id` as `about` describes it; not found when it
+/// is not the user's or not of `about`'s kinds.
+pub(crate) async fn show_authorize(
+    state: &AppState,
+    ctx: Ctx,
+    user_id: &str,
+    id: &str,
+    sms: bool,
+    about: &Authorize,
+) -> Response {
+    match state.services.operation_view(user_id, id).await {
+        Ok(v) if about.shows(&v) => {
+            let sms_sent = sms && v.status == "pending";
+            let notice = sms_sent.then_some(about.sms_sent);
+            let page = PageState { sms_sent, notice, ..PageState::default() };
+            authorize_page(state, &ctx, StatusCode::OK, &v, page, about)
         }
-        Ok(_) | Err(ServiceError::NotFound) => not_found(&state, &ctx),
+        Ok(_) | Err(ServiceError::NotFound) => not_found(state, &ctx, about),
         Err(e) => state.web.error(ctx, e),
     }
 }
 
 /// The status as the stream sends it.
-struct StatusEvent(String);
+pub(crate) struct StatusEvent(pub(crate) String);
 
 impl Followed for StatusEvent {
     fn key(&self) -> String {
@@ -297,16 +385,20 @@ impl Followed for StatusEvent {
 /// `GET /payments/{id}/events`: the payment's status as server-sent events, woken by
 /// the phone's answer (no polling).
 pub async fn events(State(state): State<AppState>, FullSession(s): FullSession, Path(id): Path<String>) -> Response {
+    follow_operation(state, s.user.id, id, &Authorize::payment("")).await
+}
+
+/// An operation's status as server-sent events, for the user's operations of `kinds`.
+pub(crate) async fn follow_operation(state: AppState, user_id: String, id: String, about: &Authorize) -> Response {
     let woken = state.services.events.subscribe(Topic::Operation(id.clone()));
-    let first = match state.services.operation_view(&s.user.id, &id).await {
-        Ok(v) if v.kind.starts_with("payment.") => v.status,
+    let first = match state.services.operation_view(&user_id, &id).await {
+        Ok(v) if about.shows(&v) => v.status,
         Ok(_) | Err(ServiceError::NotFound) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "payment events");
+            tracing::error!(error = %e, "operation events");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let user_id = s.user.id;
     let fetch = move || {
         let (state, user_id, id) = (state.clone(), user_id.clone(), id.clone());
         async move { state.services.operation_view(&user_id, &id).await.ok().map(|v| StatusEvent(v.status)) }
@@ -314,14 +406,20 @@ pub async fn events(State(state): State<AppState>, FullSession(s): FullSession, 
     Sse::new(follow(woken, StatusEvent(first), fetch)).keep_alive(KeepAlive::default()).into_response()
 }
 
-/// A failed action on a payment: decided meanwhile → its page shows the outcome;
+/// A failed action on an operation: decided meanwhile → its page shows the outcome;
 /// unknown → not found; anything else → the error page.
-fn action_failed(state: &AppState, ctx: Ctx, id: &str, e: ServiceError) -> Response {
+fn action_failed(state: &AppState, ctx: Ctx, about: &Authorize, e: ServiceError) -> Response {
     match e {
-        ServiceError::FlowOver => Redirect::to(&format!("/payments/{id}")).into_response(),
-        ServiceError::NotFound => not_found(state, &ctx),
+        ServiceError::FlowOver => Redirect::to(&about.base).into_response(),
+        ServiceError::NotFound => not_found(state, &ctx, about),
         other => state.web.error(ctx, other),
     }
+}
+
+/// Whether operation `id` of the user is one `about`'s page shows: `NotFound` if not.
+async fn shown_on(state: &AppState, user_id: &str, id: &str, about: &Authorize) -> Result<(), ServiceError> {
+    let v = state.services.operation_view(user_id, id).await?;
+    if about.shows(&v) { Ok(()) } else { Err(ServiceError::NotFound) }
 }
 
 /// `POST /payments/{id}/otp`: the app's 8-digit transaction OTP, or the 6-digit SMS code.
@@ -333,10 +431,27 @@ pub async fn otp_submit(
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<OtpForm>,
 ) -> Response {
+    submit_code(&state, ctx, &origin, &s.user, &id, &form, &Authorize::payment(&id)).await
+}
+
+/// A code typed on an authorization page: approved → the page shows it; wrong → the
+/// page again with the error.
+pub(crate) async fn submit_code(
+    state: &AppState,
+    ctx: Ctx,
+    origin: &Origin,
+    user: &User,
+    id: &str,
+    form: &OtpForm,
+    about: &Authorize,
+) -> Response {
     let code = form.code().trim();
-    match state.services.submit_payment_otp(&s.user, &id, code, &origin).await {
-        Ok(_) => Redirect::to(&format!("/payments/{id}")).into_response(),
-        Err(ServiceError::AuthFailed) => match state.services.operation_view(&s.user.id, &id).await {
+    if let Err(e) = shown_on(state, &user.id, id, about).await {
+        return action_failed(state, ctx, about, e);
+    }
+    match state.services.submit_operation_otp(user, id, code, origin).await {
+        Ok(_) => Redirect::to(&about.base).into_response(),
+        Err(ServiceError::AuthFailed) => match state.services.operation_view(&user.id, id).await {
             Ok(v) if v.status == "pending" => {
                 let page = PageState {
                     error: Some("err_authentication_failed".into()),
@@ -344,13 +459,13 @@ pub async fn otp_submit(
                     sms_sent: code.len() == 6 && v.methods.contains(&"sms"),
                     ..PageState::default()
                 };
-                payment_page(&state, &ctx, StatusCode::UNAUTHORIZED, &v, page)
+                authorize_page(state, &ctx, StatusCode::UNAUTHORIZED, &v, page, about)
             }
             // Too many wrong codes failed it: the page says so.
-            Ok(_) => Redirect::to(&format!("/payments/{id}")).into_response(),
-            Err(e) => action_failed(&state, ctx, &id, e),
+            Ok(_) => Redirect::to(&about.base).into_response(),
+            Err(e) => action_failed(state, ctx, about, e),
         },
-        Err(e) => action_failed(&state, ctx, &id, e),
+        Err(e) => action_failed(state, ctx, about, e),
     }
 }
 
@@ -364,22 +479,37 @@ pub async fn sms_submit(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
-    match state.services.send_payment_sms(&s.user, &id, &origin).await {
-        Ok(_) => Redirect::to(&format!("/payments/{id}?sms=sent")).into_response(),
+    send_code(&state, ctx, &origin, &s.user, &id, &Authorize::payment(&id)).await
+}
+
+/// Sends an operation's SMS code from its authorization page.
+pub(crate) async fn send_code(
+    state: &AppState,
+    ctx: Ctx,
+    origin: &Origin,
+    user: &User,
+    id: &str,
+    about: &Authorize,
+) -> Response {
+    if let Err(e) = shown_on(state, &user.id, id, about).await {
+        return action_failed(state, ctx, about, e);
+    }
+    match state.services.send_operation_sms(user, id, origin).await {
+        Ok(_) => Redirect::to(&format!("{}?sms=sent", about.base)).into_response(),
         Err(e @ (ServiceError::TooManyCodes | ServiceError::Forbidden)) => {
-            match state.services.operation_view(&s.user.id, &id).await {
+            match state.services.operation_view(&user.id, id).await {
                 Ok(v) => {
                     let page = PageState {
                         error: Some(format!("err_{}", e.code())),
                         fallback_open: true,
                         ..PageState::default()
                     };
-                    payment_page(&state, &ctx, e.http_status(), &v, page)
+                    authorize_page(state, &ctx, e.http_status(), &v, page, about)
                 }
-                Err(e) => action_failed(&state, ctx, &id, e),
+                Err(e) => action_failed(state, ctx, about, e),
             }
         }
-        Err(e) => action_failed(&state, ctx, &id, e),
+        Err(e) => action_failed(state, ctx, about, e),
     }
 }
 
@@ -392,9 +522,24 @@ pub async fn cancel_submit(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
-    match state.services.cancel_payment(&s.user, &id, &origin).await {
-        Ok(_) => Redirect::to(&format!("/payments/{id}")).into_response(),
-        Err(e) => action_failed(&state, ctx, &id, e),
+    cancel(&state, ctx, &origin, &s.user, &id, &Authorize::payment(&id)).await
+}
+
+/// Withdraws an operation from its authorization page.
+pub(crate) async fn cancel(
+    state: &AppState,
+    ctx: Ctx,
+    origin: &Origin,
+    user: &User,
+    id: &str,
+    about: &Authorize,
+) -> Response {
+    if let Err(e) = shown_on(state, &user.id, id, about).await {
+        return action_failed(state, ctx, about, e);
+    }
+    match state.services.cancel_operation(user, id, origin).await {
+        Ok(_) => Redirect::to(&about.base).into_response(),
+        Err(e) => action_failed(state, ctx, about, e),
     }
 }
 

@@ -14,11 +14,14 @@
 //! - [`account`]: home, first access, password, alias, email, logout.
 //! - [`devices`]: the customer's phones: list, remove, unblock, bind a new one.
 //! - [`banking`]: the demo banking area (balance, "Bonifico", "Bollettino", operations)
-//!   and the payment authorization page (push, QR + transaction OTP, SMS).
+//!   and the authorization page of payments and Key6 operations (push, QR + transaction
+//!   OTP, SMS).
+//! - [`cards`]: the customer's cards and their Key6: set, change, view and unlock.
 
 pub mod account;
 pub mod auth;
 pub mod banking;
+pub mod cards;
 pub mod devices;
 pub mod extract;
 pub mod forms;
@@ -62,6 +65,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login_push.html", include_str!("../../templates/login_push.html")),
     ("banking.html", include_str!("../../templates/banking.html")),
     ("payment.html", include_str!("../../templates/payment.html")),
+    ("cards.html", include_str!("../../templates/cards.html")),
+    ("key6.html", include_str!("../../templates/key6.html")),
+    ("key6_shown.html", include_str!("../../templates/key6_shown.html")),
+    ("acs_base.html", include_str!("../../templates/acs_base.html")),
+    ("acs_challenge.html", include_str!("../../templates/acs_challenge.html")),
+    ("acs_cres.html", include_str!("../../templates/acs_cres.html")),
+    ("acs_message.html", include_str!("../../templates/acs_message.html")),
 ];
 
 const STYLE: &str = include_str!("../../static/style.css");
@@ -132,6 +142,9 @@ pub fn auth_routes() -> Router<AppState> {
         .route("/login/sms", post(push::sms_submit))
         .route("/payments/{id}/otp", post(banking::otp_submit))
         .route("/payments/{id}/sms", post(banking::sms_submit))
+        .route("/cards/{id}/key6/{action}/{op}/otp", post(cards::sca_otp))
+        .route("/cards/{id}/key6/{action}/{op}/sms", post(cards::sca_sms))
+        .route("/cards/{id}/key6/{action}/{op}/done", post(cards::sca_done))
         .route("/recovery", post(auth::recovery_submit))
         .route("/recovery/complete", post(auth::recovery_complete_submit))
         .route("/recovery/resend", post(auth::recovery_resend))
@@ -166,6 +179,12 @@ pub fn routes() -> Router<AppState> {
         .route("/payments/{id}", get(banking::payment))
         .route("/payments/{id}/events", get(banking::events))
         .route("/payments/{id}/cancel", post(banking::cancel_submit))
+        .route("/cards", get(cards::cards_page))
+        .route("/cards/{id}/key6", get(cards::key6).post(cards::key6_submit))
+        .route("/cards/{id}/key6/{action}", post(cards::start_sca))
+        .route("/cards/{id}/key6/{action}/{op}", get(cards::sca_page))
+        .route("/cards/{id}/key6/{action}/{op}/events", get(cards::sca_events))
+        .route("/cards/{id}/key6/{action}/{op}/cancel", post(cards::sca_cancel))
         .route("/lang/{lang}", get(switch_language))
         .route("/static/style.css", get(style))
         .route("/static/wait.js", get(wait_js))

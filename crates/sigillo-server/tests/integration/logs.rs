@@ -1,5 +1,5 @@
 //! P10: no password, OTP, security code or bearer handle in any log line. The real
-//! binary runs every flow of this issue with logging at its most verbose (JSON), and
+//! binary runs every flow (also a 3-D Secure purchase: no full PAN either) with logging at its most verbose (JSON), and
 //! its log stream is scanned. It also shows the dev-mode demo user and graceful shutdown.
 
 use regex::Regex;
@@ -8,40 +8,56 @@ use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// `sigillo serve` in a fresh folder, tracing everything as JSON. The port is picked before
+/// the server binds it, so another test may take it in between: the server counts as up only
+/// if it answers and is still alive, and one that exited (address in use) is retried.
+async fn start_server() -> (tempfile::TempDir, u16, std::process::Child) {
+    let client = reqwest::Client::new();
+    let mut last_err = String::new();
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
+        let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
+        let mut server = Command::new(env!("CARGO_BIN_EXE_sigillo"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(dir.path())
+            .env("SIGILLO_LOG", "trace")
+            .env("SIGILLO_LOG_FORMAT", "json")
+            .env("SIGILLO_SECURITY__HASHING__MEMORY_KIB", "256")
+            .env("SIGILLO_SECURITY__HASHING__ITERATIONS", "1")
+            .env("SIGILLO_OUTBOX__POLL_MS", "50")
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if server.try_wait().unwrap().is_some() {
+                break;
+            }
+            let healthy = client
+                .get(format!("http://127.0.0.1:{port}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == StatusCode::OK);
+            if healthy && server.try_wait().unwrap().is_none() {
+                return (dir, port, server);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server.kill().ok();
+        server.wait().ok();
+        last_err = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    }
+    panic!("server did not start: {last_err}");
 }
 
 /// R22, P10: no secret in any log line of a full run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_logs_no_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let (dir, port, mut server) = start_server().await;
     let base = format!("http://127.0.0.1:{port}");
-    let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
-    let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_sigillo"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(dir.path())
-        .env("SIGILLO_LOG", "trace")
-        .env("SIGILLO_LOG_FORMAT", "json")
-        .env("SIGILLO_SECURITY__HASHING__MEMORY_KIB", "256")
-        .env("SIGILLO_SECURITY__HASHING__ITERATIONS", "1")
-        .env("SIGILLO_OUTBOX__POLL_MS", "50")
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr))
-        .spawn()
-        .unwrap();
     let client = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "server did not start: {}", std::fs::read_to_string(dir.path().join("stderr")).unwrap());
 
     // The demo user's envelope, as a newcomer reads it from the console.
     let out = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
@@ -120,6 +136,74 @@ async fn a_full_run_logs_no_secret() {
     client.get(format!("{base}/email/verify?token={link}")).send().await.unwrap();
     assert_eq!(post("/api/v1/email/verify", json!({ "token": link }), None).await.status(), StatusCode::NO_CONTENT);
     secrets.push(link);
+
+    // A 3-D Secure purchase of the demo card: frictionless, then a challenge with an SMS
+    // code and a wrong Key6: neither the full PAN, the code nor the Key6 may be logged.
+    let pan = sigillo_server::app::DEMO_PAN;
+    let sim = sigillo_3ds_sim::Sim::start(sigillo_3ds_sim::SimConfig::default()).await.unwrap();
+    let y = sim.purchase(&base, &sigillo_3ds_sim::Purchase::new(pan, 1_250)).await.unwrap();
+    assert_eq!(y.ares.unwrap()["transStatus"], "Y");
+    let c = sim.purchase(&base, &sigillo_3ds_sim::Purchase::new(pan, 9_000)).await.unwrap().ares.unwrap();
+    assert_eq!(c["transStatus"], "U", "no Key6 and no phone yet: nothing to challenge with");
+    let answer = client
+        .post(format!("{base}/3ds/v2/challenge"))
+        .form(&[("creq", "eyJub3QiOiJhIGNyZXEifQ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    secrets.push(pan.to_owned());
+
+    // The holder sets a Key6 over the API; then a challenge by SMS code + a wrong Key6.
+    let flow = post("/api/v1/login", json!({ "username": user_code, "password": "73920518" }), None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["flow"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    post(&format!("/api/v1/login/{flow}/sms"), json!({}), None).await;
+    let otp = last_otp().await;
+    let grant: Value =
+        post(&format!("/api/v1/login/{flow}/otp"), json!({ "code": otp }), None).await.json().await.unwrap();
+    let token = grant["token"].as_str().unwrap().to_owned();
+    let cards: Value =
+        client.get(format!("{base}/api/v1/cards")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let card_id = cards[0]["card_id"].as_str().unwrap().to_owned();
+    let key6 = "583920";
+    let set = client
+        .put(format!("{base}/api/v1/cards/{card_id}/key6"))
+        .bearer_auth(&token)
+        .json(&json!({ "key6": key6 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(set.status().is_success(), "{}", set.status());
+    let c = sim.purchase(&base, &sigillo_3ds_sim::Purchase::new(pan, 9_000)).await.unwrap().ares.unwrap();
+    assert_eq!(c["transStatus"], "C");
+    let creq = sim.creq_for(&c).unwrap();
+    let page = client
+        .post(format!("{base}/3ds/v2/challenge"))
+        .form(&[("creq", creq)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let t = Regex::new(r#"name="t" value="([^"]+)""#).unwrap().captures(&page).unwrap()[1].to_owned();
+    let acs = c["acsTransID"].as_str().unwrap();
+    client.post(format!("{base}/3ds/v2/challenge/{acs}/sms")).form(&[("t", &t)]).send().await.unwrap();
+    let purchase_otp = last_otp().await;
+    let wrong = client
+        .post(format!("{base}/3ds/v2/challenge/{acs}/verify"))
+        .form(&[("t", t.as_str()), ("otp", purchase_otp.as_str()), ("key6", "583921")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    secrets.extend([flow, otp, token, key6.to_owned(), "583921".to_owned(), purchase_otp, t]);
 
     // Graceful shutdown on SIGTERM.
     let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();

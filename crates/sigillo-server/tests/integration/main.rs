@@ -5,6 +5,8 @@
 mod support;
 
 mod account;
+mod acs;
+mod cards;
 mod devices;
 mod integration_api;
 mod lockout;
@@ -12,6 +14,7 @@ mod login;
 mod logs;
 mod operations;
 mod operator;
+mod operator_cards;
 mod outbox;
 mod push;
 mod recovery;

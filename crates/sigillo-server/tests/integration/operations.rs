@@ -18,7 +18,7 @@ use std::time::Duration;
 
 const PHONE: &str = "+393331234567";
 const PASSWORD: &str = "58301649";
-const PIN: &str = "24680";
+pub(crate) const PIN: &str = "24680";
 const IBAN: &str = "IT60X0542811101000000123456";
 
 fn now(app: &TestApp) -> u64 {
@@ -26,7 +26,7 @@ fn now(app: &TestApp) -> u64 {
 }
 
 /// A customer past first access with one bound phone: (user code, session, phone).
-async fn customer_with_phone(app: &TestApp) -> (String, String, Device<FileKeystore>) {
+pub(crate) async fn customer_with_phone(app: &TestApp) -> (String, String, Device<FileKeystore>) {
     let env = app.user_with_phone(PHONE).await;
     let token = app.activate(&env, PASSWORD, PHONE).await;
     let resp = app.post("/api/v1/devices/activation", json!({}), Some(&token)).await;

@@ -91,21 +91,7 @@ async fn sms_survive_a_gateway_outage() {
 #[tokio::test]
 async fn email_goes_out_over_smtp() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut smtpd = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-            dir.path().join("mbox").to_str().unwrap(),
-            "-l",
-        ])
-        .arg(format!("127.0.0.1:{port}"))
-        .spawn()
-        .expect("python3 with aiosmtpd (pip install aiosmtpd; .ci/run does)");
-    wait_for_port(port).await;
+    let (mut smtpd, port) = start_smtpd(&dir.path().join("mbox")).await;
 
     let backend = backends()[0];
     let app = TestApp::spawn(backend).await;
@@ -139,18 +125,35 @@ async fn email_goes_out_over_smtp() {
     app.stop().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn wait_for_port(port: u16) {
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return;
+/// Starts aiosmtpd on a free port. The port is picked before aiosmtpd binds it, so another
+/// test may take it in between: a server counts as started only once it greets with SMTP's
+/// 220, and a child that exited (address in use) is retried on a new port.
+async fn start_smtpd(maildir: &std::path::Path) -> (std::process::Child, u16) {
+    use tokio::io::AsyncReadExt;
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = std::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Mailbox", maildir.to_str().unwrap(), "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .spawn()
+            .expect("python3 with aiosmtpd (pip install aiosmtpd; .ci/run does)");
+        for _ in 0..100 {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if let Ok(mut conn) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                let mut greeting = [0u8; 4];
+                let read = tokio::time::timeout(Duration::from_secs(2), conn.read_exact(&mut greeting)).await;
+                if matches!(read, Ok(Ok(_))) && &greeting[..3] == b"220" && child.try_wait().unwrap().is_none() {
+                    return (child, port);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        child.kill().ok();
+        child.wait().ok();
     }
-    panic!("aiosmtpd did not start on port {port}");
+    panic!("aiosmtpd did not start (is it installed? .ci/run installs it)");
 }
 
 /// P7, R40: a copy of the database shows no live code. Bodies are sealed under the KEK at

@@ -5,12 +5,14 @@ pub mod activations;
 pub mod attempts;
 pub mod audit;
 pub mod bindings;
+pub mod cards;
 pub mod challenges;
 pub mod email_verifications;
 pub mod flows;
 pub mod operations;
 pub mod outbox;
 pub mod sessions;
+pub mod threeds;
 pub mod users;
 
 /// Booleans are stored as 0/1 integers in both databases.

@@ -301,3 +301,29 @@ pub async fn mark_notified(conn: &mut Conn, id: &str, now: i64) -> Result<bool> 
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Uses up an approval made for one action (a Key6 view or unlock): `true` once, for an
+/// operation of `user_id` and `kind` about `subject`, approved at or after `since`.
+pub async fn consume(
+    conn: &mut Conn,
+    id: &str,
+    user_id: &str,
+    kind: &str,
+    subject: &str,
+    since: i64,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE operations SET consumed_at = $6 WHERE id = $1 AND user_id = $2 AND kind = $3 AND subject = $4 \
+         AND status = 'approved' AND decided_at >= $5 AND consumed_at IS NULL",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(kind)
+    .bind(subject)
+    .bind(since)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -122,15 +122,49 @@ pub async fn by_user_code(conn: &mut Conn, user_code: &str) -> Result<Option<Use
 
 /// Looks a user up by user code or by alias (case-insensitive), as the login form does.
 pub async fn by_username(conn: &mut Conn, username: &str) -> Result<Option<User>> {
-    let username = username.trim();
-    if sigillo_core::identity::looks_like_user_code(username) {
-        return by_user_code(conn, username).await;
-    }
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE alias_norm = $1"))
-        .bind(username.to_ascii_lowercase())
+    let (column, key) = username_key(username);
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE {column} = $1"))
+        .bind(key)
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// The column a login name is looked up in, and the value to match: a user code as
+/// typed, an alias case-insensitively.
+fn username_key(username: &str) -> (&'static str, String) {
+    let username = username.trim();
+    if sigillo_core::identity::looks_like_user_code(username) {
+        ("user_code", username.to_owned())
+    } else {
+        ("alias_norm", username.to_ascii_lowercase())
+    }
+}
+
+/// A user as a password login needs them: the row, and whether a phone could take the
+/// login (an active binding not waiting for a PIN reset), read in the same statement.
+#[derive(Clone, Debug)]
+pub struct LoginUser {
+    pub user: User,
+    pub has_usable_phone: bool,
+}
+
+/// [`by_username`] for a password login, with [`LoginUser::has_usable_phone`]: one
+/// statement instead of a second lookup after the password check (bench/login).
+pub async fn for_login(conn: &mut Conn, username: &str) -> Result<Option<LoginUser>> {
+    let (column, key) = username_key(username);
+    // COUNT, not EXISTS: an integer on both databases (EXISTS is a boolean on PostgreSQL).
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, (SELECT COUNT(*) FROM bindings b WHERE b.user_id = users.id AND b.status = 'active' \
+                              AND b.pin_reset = 0) AS usable_phones \
+         FROM users WHERE {column} = $1"
+    ))
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref()
+        .map(|r| Ok(LoginUser { user: from_row(r)?, has_usable_phone: r.try_get::<i64, _>("usable_phones")? > 0 }))
+        .transpose()
 }
 
 fn expect_one(result: sqlx::any::AnyQueryResult) -> Result<()> {
