@@ -31,6 +31,10 @@ pub enum Secret {
     /// A card's Key6 together with the SMS OTPs of its 3-D Secure challenges, counted per
     /// card: a wrong Key6 and a wrong OTP count alike (issue 5).
     Key6,
+    /// The card data (PAN and expiry) typed in the card portal, together with the SMS
+    /// OTPs of its registrations, counted per card: a stranger cannot test card data or
+    /// guess codes without limit (P2).
+    CardData,
 }
 
 impl Secret {
@@ -42,6 +46,7 @@ impl Secret {
             Self::RecoveryOtp => "recovery_otp",
             Self::Binding => "binding",
             Self::Key6 => "key6",
+            Self::CardData => "card_data",
         }
     }
 }

@@ -7,6 +7,8 @@ use thiserror::Error;
 
 /// Length of a user code ("codice utente", 8 digits in the seed guides).
 pub const USER_CODE_LEN: usize = 8;
+/// Length of a card-portal UserID (see [`generate_portal_user_id`]).
+pub const PORTAL_USER_ID_LEN: usize = 10;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum IdentityError {
@@ -32,6 +34,23 @@ pub fn generate_user_code(rng: &mut impl Csprng) -> String {
             return code;
         }
     }
+}
+
+/// A fresh card-portal UserID (DESIGN flow 9): 10 random digits, first non-zero. Two
+/// digits longer than a user code, so the two login names never meet: web banking looks
+/// up 8 digits, the portal 10 (and an alias is never all digits).
+pub fn generate_portal_user_id(rng: &mut impl Csprng) -> String {
+    loop {
+        let id = random_digits(rng, PORTAL_USER_ID_LEN);
+        if !id.starts_with('0') {
+            return id;
+        }
+    }
+}
+
+/// Whether `s` has the shape of a card-portal UserID.
+pub fn looks_like_portal_user_id(s: &str) -> bool {
+    s.len() == PORTAL_USER_ID_LEN && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether `s` has the shape of a user code (what a login form's username is when it is not an alias).
@@ -120,6 +139,17 @@ mod tests {
         let consecutive =
             codes.windows(2).filter(|w| w[0].parse::<u64>().unwrap() + 1 == w[1].parse::<u64>().unwrap()).count();
         assert_eq!(consecutive, 0);
+    }
+
+    /// R42: portal UserIDs are random too, and never have the shape of a user code.
+    #[test]
+    fn portal_user_ids_are_ten_digits_and_never_user_codes() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let ids: Vec<String> = (0..1000).map(|_| generate_portal_user_id(&mut rng)).collect();
+        assert!(ids.iter().all(|id| looks_like_portal_user_id(id) && !id.starts_with('0')));
+        assert!(ids.iter().all(|id| !looks_like_user_code(id) && normalize_alias(id).is_err()));
+        assert!(ids.iter().collect::<HashSet<_>>().len() > 995);
+        assert!(!looks_like_portal_user_id("12345678") && !looks_like_portal_user_id("12345678ab"));
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub enum OtpPurpose {
     Login,
     Recovery,
     PasswordChange,
+    /// A card-portal login ("Area Riservata").
+    PortalLogin,
 }
 
 impl OtpPurpose {
@@ -16,6 +18,7 @@ impl OtpPurpose {
             Self::Login => "login",
             Self::Recovery => "recovery",
             Self::PasswordChange => "password_change",
+            Self::PortalLogin => "portal_login",
         }
     }
 
@@ -24,6 +27,7 @@ impl OtpPurpose {
             "login" => Some(Self::Login),
             "recovery" => Some(Self::Recovery),
             "password_change" => Some(Self::PasswordChange),
+            "portal_login" => Some(Self::PortalLogin),
             _ => None,
         }
     }
@@ -34,6 +38,7 @@ pub fn otp_sms(purpose: OtpPurpose, code: &str, minutes: u64) -> String {
         OtpPurpose::Login => "accedere al servizio",
         OtpPurpose::Recovery => "recuperare la password",
         OtpPurpose::PasswordChange => "cambiare la password",
+        OtpPurpose::PortalLogin => "accedere all'Area Riservata carte",
     };
     format!(
         "sigillo: {code} e' il codice per {what}. Vale {minutes} minuti. Non comunicarlo a nessuno, neanche alla banca."
@@ -57,6 +62,7 @@ fn secret_it(secret: &str) -> &'static str {
     match secret {
         "sms_otp" | "recovery_otp" => "codice SMS",
         "security_code" => "codice di sicurezza",
+        "card_data" => "dati della carta",
         _ => "password",
     }
 }
@@ -65,6 +71,7 @@ fn secret_en(secret: &str) -> &'static str {
     match secret {
         "sms_otp" | "recovery_otp" => "SMS code",
         "security_code" => "security code",
+        "card_data" => "card details",
         _ => "password",
     }
 }
@@ -265,6 +272,62 @@ pub fn key6_otp_sms(code: &str, unlock: bool, last4: &str, minutes: u64) -> Stri
     let what = if unlock { "sbloccare" } else { "visualizzare" };
     format!(
         "sigillo: {code} e' il codice per {what} il Key6 della carta che termina con {last4}. Vale {minutes} minuti. Non comunicarlo a nessuno, neanche alla banca."
+    )
+}
+
+/// The code of a card-portal registration names the card it is for.
+pub fn portal_registration_otp_sms(code: &str, last4: &str, minutes: u64) -> String {
+    format!(
+        "sigillo: {code} e' il codice per iscriverti all'Area Riservata con la carta che termina con {last4}. Vale {minutes} minuti. Non comunicarlo a nessuno, neanche alla banca."
+    )
+}
+
+/// Sent when a registration completes: the UserID, which is no secret by itself.
+pub fn portal_registered_sms(user_id: &str, created: bool) -> String {
+    let what = if created {
+        "Iscrizione all'Area Riservata completata"
+    } else {
+        "Nuova password dell'Area Riservata impostata"
+    };
+    format!("sigillo: {what}. Il tuo UserID e' {user_id}. Se non sei stato tu, contatta la banca.")
+}
+
+/// "Hai dimenticato lo UserID?": sent to the card's phone only.
+pub fn portal_user_id_sms(user_id: &str) -> String {
+    format!("sigillo: il tuo UserID dell'Area Riservata e' {user_id}. Se non l'hai chiesto tu, contatta la banca.")
+}
+
+/// The card data of a web banking customer's card were typed in the card portal.
+pub fn portal_card_in_banking_sms(last4: &str) -> String {
+    format!(
+        "sigillo: la carta che termina con {last4} si gestisce da web banking e dall'app con il tuo codice utente, non dall'Area Riservata. Se non sei stato tu, contatta la banca."
+    )
+}
+
+/// A UserID was asked for a card nobody registered yet.
+pub fn portal_not_registered_sms(last4: &str) -> String {
+    format!(
+        "sigillo: la carta che termina con {last4} non ha ancora un UserID: iscriviti all'Area Riservata con 'Iscriviti'. Se non sei stato tu, contatta la banca."
+    )
+}
+
+/// Too many wrong card data or registration codes: the card's portal access is locked.
+pub fn card_data_locked_sms(last4: &str, minutes: Option<u64>) -> String {
+    match minutes {
+        Some(m) => format!(
+            "sigillo: troppi tentativi errati con i dati della carta che termina con {last4}. Iscrizione e recupero UserID sospesi per {m} minuti; dopo altri errori il blocco sara' definitivo. Se non sei stato tu, contatta la banca."
+        ),
+        None => format!(
+            "sigillo: iscrizione e recupero UserID bloccati per la carta che termina con {last4} dopo troppi tentativi errati. Per sbloccarli contatta la banca."
+        ),
+    }
+}
+
+/// A card-portal user locked for good: the way back is registering again with the card.
+pub fn portal_permanent_lock_sms(secret: &str) -> String {
+    format!(
+        "sigillo: utenza dell'Area Riservata bloccata per troppi tentativi errati ({}). Sbloccala iscrivendoti di nuovo con i dati della carta ('Iscriviti').",
+        secret_it(secret)
     )
 }
 

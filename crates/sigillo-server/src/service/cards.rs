@@ -219,6 +219,10 @@ impl Services {
         if !cards::set_phone(&mut tx, card_id, &phone, now.0).await? {
             return Err(ServiceError::NotFound);
         }
+        // A card-portal holder has no phone but its card's: its login codes follow.
+        if let Some(holder) = cards::get(&mut tx, card_id).await?.and_then(|c| c.holder_user_id) {
+            users::set_portal_phone(&mut tx, &holder, &phone, now.0).await?;
+        }
         audit(
             &mut tx,
             now,

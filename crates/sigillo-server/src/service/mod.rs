@@ -31,6 +31,7 @@ pub mod login;
 pub mod operations;
 pub mod operator;
 pub mod payments;
+pub mod portal;
 pub mod recovery;
 pub mod secrets;
 pub mod session;

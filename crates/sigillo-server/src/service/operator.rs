@@ -47,9 +47,15 @@ pub struct CounterView {
 }
 
 impl Services {
+    /// A web banking user by user code or alias, or a card-portal user by UserID.
     async fn user_by_code(&self, user_code: &str) -> ServiceResult<User> {
         let mut conn = self.store.conn().await?;
-        users::by_username(&mut conn, user_code).await?.ok_or(ServiceError::NotFound)
+        let user = if sigillo_core::identity::looks_like_portal_user_id(user_code.trim()) {
+            users::portal_by_user_id(&mut conn, user_code).await?
+        } else {
+            users::by_username(&mut conn, user_code).await?
+        };
+        user.ok_or(ServiceError::NotFound)
     }
 
     /// Creates a user and its envelope. The user code is random; a collision draws again.

@@ -161,7 +161,12 @@ impl Services {
                     users::set_status(tx, &user.id, UserStatus::Locked, now.0).await?;
                 }
                 sessions::end_all_for_user(tx, &user.id, "locked", now.0).await?;
-                self.queue_sms(tx, &user.phone, &texts::permanent_lock_sms(secret.as_str()), now).await?;
+                let text = if user.portal {
+                    texts::portal_permanent_lock_sms(secret.as_str())
+                } else {
+                    texts::permanent_lock_sms(secret.as_str())
+                };
+                self.queue_sms(tx, &user.phone, &text, now).await?;
                 if let Some(email) = &user.email {
                     let mail = texts::permanent_lock_email(secret.as_str());
                     self.queue_email(tx, email, &mail.subject, &mail.body, now).await?;

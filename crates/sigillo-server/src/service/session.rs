@@ -14,6 +14,10 @@ pub const SCOPE_FULL: &str = "full";
 /// After a login with an envelope's initial password: only the password change.
 pub const SCOPE_PASSWORD_ONLY: &str = "password_change";
 
+/// A card-portal session ("Area Riservata"): the holder's cards and their Key6, nothing
+/// of web banking's.
+pub const SCOPE_PORTAL: &str = "portal";
+
 /// An authenticated request's session and user.
 #[derive(Clone, Debug)]
 pub struct SessionCtx {
@@ -38,8 +42,20 @@ impl SessionCtx {
 }
 
 impl Services {
-    /// The live session behind `token`, after recording this activity.
+    /// The live web banking session behind `token`, after recording this activity. A
+    /// card-portal session is not one ([`Self::authenticate_portal`]).
     pub async fn authenticate(&self, token: &str) -> ServiceResult<SessionCtx> {
+        let ctx = self.authenticate_any(token).await?;
+        if ctx.scope == SCOPE_PORTAL { Err(ServiceError::Unauthenticated) } else { Ok(ctx) }
+    }
+
+    /// The live card-portal session behind `token`; a web banking session is not one.
+    pub async fn authenticate_portal(&self, token: &str) -> ServiceResult<SessionCtx> {
+        let ctx = self.authenticate_any(token).await?;
+        if ctx.scope == SCOPE_PORTAL && ctx.user.portal { Ok(ctx) } else { Err(ServiceError::Unauthenticated) }
+    }
+
+    async fn authenticate_any(&self, token: &str) -> ServiceResult<SessionCtx> {
         let now = self.now().0;
         let idle_ms = i64::try_from(self.cfg.security.session_idle_secs * 1000).unwrap_or(300_000);
         let mut conn = self.store.conn().await?;

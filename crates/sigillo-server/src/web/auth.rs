@@ -166,7 +166,7 @@ pub async fn otp_submit(
 }
 
 /// Sends the flow's code again; `page` renders the flow's page with a notice or error.
-async fn resend(
+pub(super) async fn resend(
     state: &AppState,
     ctx: Ctx,
     origin: &crate::service::Origin,
@@ -175,7 +175,12 @@ async fn resend(
     page: fn(&AppState, &Ctx, StatusCode, Option<String>, Option<&str>) -> Response,
 ) -> Response {
     let Some(flow) = ctx.get(cookie) else {
-        return Redirect::to(if purpose == OtpPurpose::Recovery { "/recovery" } else { "/login" }).into_response();
+        let start = match purpose {
+            OtpPurpose::Recovery => "/recovery",
+            OtpPurpose::PortalLogin => super::portal::LOGIN,
+            _ => "/login",
+        };
+        return Redirect::to(start).into_response();
     };
     match state.services.send_flow_otp(&flow, purpose, origin).await {
         Ok(_) => page(state, &ctx, StatusCode::OK, None, Some("otp_resent")),
@@ -216,12 +221,12 @@ fn recovery_complete_for(
     notice: Option<&str>,
 ) -> Response {
     let hint = state.web_password_hint();
-    state.web.render(
-        ctx,
-        status,
-        "recovery_complete.html",
-        context! { error => error, notice => notice, password_hint => hint },
-    )
+    let page = context! {
+        error => error, notice => notice, password_hint => hint,
+        title => "recovery_complete_title", intro => "otp_intro", submit => "recovery_submit",
+        action => "/recovery/complete", resend => "/recovery/resend", form_id => "recovery-complete-form",
+    };
+    state.web.render(ctx, status, "recovery_complete.html", page)
 }
 
 pub async fn recovery_complete_page(State(state): State<AppState>, ctx: Ctx) -> Response {

@@ -4,10 +4,14 @@
 //! authorized on the same page as a payment ([`super::banking::Authorize`]: push with
 //! server-sent events, SMS fallback); once approved, one button uses the approval to show
 //! the Key6 once or to unlock it.
+//!
+//! The same pages serve the card portal ("Area Riservata", DESIGN flow 9) under
+//! `/portal/cards`: [`CardHolder`] says which area a request is in, and every link and
+//! redirect stays in it.
 
 use super::auth::{CsrfOnly, OtpForm};
 use super::banking::{self, Authorize};
-use super::extract::{CsrfForm, FullSession, has_csrf};
+use super::extract::{CardHolder, CsrfForm, has_csrf};
 use super::forms::Ctx;
 use crate::middleware::client::WebOrigin;
 use crate::router::AppState;
@@ -19,8 +23,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
-
-const CARDS: &str = "/cards";
 
 /// A card as the pages show it.
 #[derive(Serialize)]
@@ -75,8 +77,8 @@ fn parse_action(action: &str) -> Option<Key6Action> {
 }
 
 /// A card that is not this customer's, or none: one answer for both.
-fn not_found(state: &AppState, ctx: &Ctx) -> Response {
-    state.web.message(ctx, StatusCode::NOT_FOUND, "err_card_not_found", (CARDS, "cards_back"))
+fn not_found(state: &AppState, ctx: &Ctx, area: &str) -> Response {
+    state.web.message(ctx, StatusCode::NOT_FOUND, "err_card_not_found", (&format!("{area}/cards"), "cards_back"))
 }
 
 /// The customer's card `id`; `NotFound` for another's.
@@ -86,16 +88,16 @@ async fn own_card(state: &AppState, user_id: &str, id: &str) -> Result<CardView,
 }
 
 /// The page for an error no form shows.
-fn failed(state: &AppState, ctx: Ctx, e: ServiceError) -> Response {
+fn failed(state: &AppState, ctx: Ctx, area: &str, e: ServiceError) -> Response {
     match e {
-        ServiceError::NotFound => not_found(state, &ctx),
+        ServiceError::NotFound => not_found(state, &ctx, area),
         other => state.web.error(ctx, other),
     }
 }
 
 /// `GET /cards`.
-pub async fn cards_page(State(state): State<AppState>, ctx: Ctx, FullSession(s): FullSession) -> Response {
-    match state.services.cards_of(&s.user.id).await {
+pub async fn cards_page(State(state): State<AppState>, ctx: Ctx, h: CardHolder) -> Response {
+    match state.services.cards_of(&h.session.user.id).await {
         Ok(cards) => {
             let rows: Vec<CardRow> = cards.iter().map(CardRow::from).collect();
             state.web.render(&ctx, StatusCode::OK, "cards.html", context! { signed_in => true, cards => rows })
@@ -130,16 +132,16 @@ fn key6_page(
 pub async fn key6(
     State(state): State<AppState>,
     ctx: Ctx,
-    FullSession(s): FullSession,
+    h: CardHolder,
     Path(id): Path<String>,
     Query(q): Query<Key6Query>,
 ) -> Response {
-    match own_card(&state, &s.user.id, &id).await {
+    match own_card(&state, &h.session.user.id, &id).await {
         Ok(card) => {
             let notice = q.saved.is_some().then_some("key6_saved");
             key6_page(&state, &ctx, StatusCode::OK, &card, None, notice)
         }
-        Err(e) => failed(&state, ctx, e),
+        Err(e) => failed(&state, ctx, h.area, e),
     }
 }
 
@@ -158,21 +160,21 @@ pub async fn key6_submit(
     State(state): State<AppState>,
     ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    FullSession(s): FullSession,
+    h: CardHolder,
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<Key6Form>,
 ) -> Response {
-    let card = match own_card(&state, &s.user.id, &id).await {
+    let card = match own_card(&state, &h.session.user.id, &id).await {
         Ok(card) => card,
-        Err(e) => return failed(&state, ctx, e),
+        Err(e) => return failed(&state, ctx, h.area, e),
     };
     let (code, again) = (form.key6.trim(), form.key6_confirm.trim());
     if code != again {
         let error = Some("err_key6_mismatch".to_owned());
         return key6_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &card, error, None);
     }
-    match state.services.set_key6(&s.user.id, &id, code, &origin).await {
-        Ok(()) => Redirect::to(&format!("/cards/{id}/key6?saved=1")).into_response(),
+    match state.services.set_key6(&h.session.user.id, &id, code, &origin).await {
+        Ok(()) => Redirect::to(&format!("{}/cards/{id}/key6?saved=1", h.area)).into_response(),
         Err(ServiceError::Invalid(rule)) => {
             let error = Some(format!("err_{rule}"));
             key6_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &card, error, None)
@@ -181,7 +183,7 @@ pub async fn key6_submit(
             let error = Some("err_key6_blocked".to_owned());
             key6_page(&state, &ctx, StatusCode::FORBIDDEN, &card, error, None)
         }
-        Err(e) => failed(&state, ctx, e),
+        Err(e) => failed(&state, ctx, h.area, e),
     }
 }
 
@@ -190,26 +192,26 @@ pub async fn start_sca(
     State(state): State<AppState>,
     ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    FullSession(s): FullSession,
+    h: CardHolder,
     Path((id, action)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
     let Some(key6_action) = parse_action(&action) else {
-        return not_found(&state, &ctx);
+        return not_found(&state, &ctx, h.area);
     };
-    match state.services.start_key6_sca(&s.user.id, &id, key6_action, &origin).await {
-        Ok(op) => Redirect::to(&format!("/cards/{id}/key6/{action}/{op}")).into_response(),
-        Err(e) => failed(&state, ctx, e),
+    match state.services.start_key6_sca(&h.session.user.id, &id, key6_action, &origin).await {
+        Ok(op) => Redirect::to(&format!("{}/cards/{id}/key6/{action}/{op}", h.area)).into_response(),
+        Err(e) => failed(&state, ctx, h.area, e),
     }
 }
 
 /// The authorization page of a Key6 SCA operation.
-fn authorize(card: &str, action: Key6Action, op: &str) -> Authorize {
+fn authorize(area: &str, card: &str, action: Key6Action, op: &str) -> Authorize {
     let (name, title, done) = match action {
         Key6Action::View => ("view", "key6_view_authorize_title", "key6_done_view"),
         Key6Action::Unlock => ("unlock", "key6_unlock_authorize_title", "key6_done_unlock"),
     };
-    let base = format!("/cards/{card}/key6/{name}/{op}");
+    let base = format!("{area}/cards/{card}/key6/{name}/{op}");
     Authorize {
         done: Some((format!("{base}/done"), done)),
         base,
@@ -219,7 +221,7 @@ fn authorize(card: &str, action: Key6Action, op: &str) -> Authorize {
         sms_hint: "key6_sms_hint",
         sms_sent: "key6_sms_sent",
         cancel: "key6_cancel",
-        back: (format!("/cards/{card}/key6"), "key6-back", "key6_back"),
+        back: (format!("{area}/cards/{card}/key6"), "key6-back", "key6_back"),
         kinds: match action {
             Key6Action::View => |k| k == Key6Action::View.kind(),
             Key6Action::Unlock => |k| k == Key6Action::Unlock.kind(),
@@ -236,8 +238,8 @@ pub struct ScaPath {
 }
 
 impl ScaPath {
-    fn authorize(&self) -> Option<Authorize> {
-        parse_action(&self.action).map(|a| authorize(&self.id, a, &self.op))
+    fn authorize(&self, area: &str) -> Option<Authorize> {
+        parse_action(&self.action).map(|a| authorize(area, &self.id, a, &self.op))
     }
 }
 
@@ -251,22 +253,18 @@ pub struct ScaQuery {
 pub async fn sca_page(
     State(state): State<AppState>,
     ctx: Ctx,
-    FullSession(s): FullSession,
+    h: CardHolder,
     Path(p): Path<ScaPath>,
     Query(q): Query<ScaQuery>,
 ) -> Response {
-    let Some(about) = p.authorize() else { return not_found(&state, &ctx) };
-    banking::show_authorize(&state, ctx, &s.user.id, &p.op, q.sms.is_some(), &about).await
+    let Some(about) = p.authorize(h.area) else { return not_found(&state, &ctx, h.area) };
+    banking::show_authorize(&state, ctx, &h.session.user.id, &p.op, q.sms.is_some(), &about).await
 }
 
 /// `GET /cards/{id}/key6/{action}/{op}/events`.
-pub async fn sca_events(
-    State(state): State<AppState>,
-    FullSession(s): FullSession,
-    Path(p): Path<ScaPath>,
-) -> Response {
-    let Some(about) = p.authorize() else { return StatusCode::NOT_FOUND.into_response() };
-    banking::follow_operation(state, s.user.id, p.op, &about).await
+pub async fn sca_events(State(state): State<AppState>, h: CardHolder, Path(p): Path<ScaPath>) -> Response {
+    let Some(about) = p.authorize(h.area) else { return StatusCode::NOT_FOUND.into_response() };
+    banking::follow_operation(state, h.session.user.id, p.op, &about).await
 }
 
 /// `POST /cards/{id}/key6/{action}/{op}/otp`: the SMS code.
@@ -274,12 +272,12 @@ pub async fn sca_otp(
     State(state): State<AppState>,
     ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    FullSession(s): FullSession,
+    h: CardHolder,
     Path(p): Path<ScaPath>,
     CsrfForm(form): CsrfForm<OtpForm>,
 ) -> Response {
-    let Some(about) = p.authorize() else { return not_found(&state, &ctx) };
-    banking::submit_code(&state, ctx, &origin, &s.user, &p.op, &form, &about).await
+    let Some(about) = p.authorize(h.area) else { return not_found(&state, &ctx, h.area) };
+    banking::submit_code(&state, ctx, &origin, &h.session.user, &p.op, &form, &about).await
 }
 
 /// `POST /cards/{id}/key6/{action}/{op}/sms`: sends the SMS code (its text names the
@@ -288,12 +286,12 @@ pub async fn sca_sms(
     State(state): State<AppState>,
     ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    FullSession(s): FullSession,
+    h: CardHolder,
     Path(p): Path<ScaPath>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
-    let Some(about) = p.authorize() else { return not_found(&state, &ctx) };
-    banking::send_code(&state, ctx, &origin, &s.user, &p.op, &about).await
+    let Some(about) = p.authorize(h.area) else { return not_found(&state, &ctx, h.area) };
+    banking::send_code(&state, ctx, &origin, &h.session.user, &p.op, &about).await
 }
 
 /// `POST /cards/{id}/key6/{action}/{op}/cancel`.
@@ -301,12 +299,12 @@ pub async fn sca_cancel(
     State(state): State<AppState>,
     ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    FullSession(s): FullSession,
+    h: CardHolder,
     Path(p): Path<ScaPath>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
-    let Some(about) = p.authorize() else { return not_found(&state, &ctx) };
-    banking::cancel(&state, ctx, &origin, &s.user, &p.op, &about).await
+    let Some(about) = p.authorize(h.area) else { return not_found(&state, &ctx, h.area) };
+    banking::cancel(&state, ctx, &origin, &h.session.user, &p.op, &about).await
 }
 
 /// `POST /cards/{id}/key6/{action}/{op}/done`: uses the approval, once: shows the Key6
@@ -315,17 +313,17 @@ pub async fn sca_done(
     State(state): State<AppState>,
     ctx: Ctx,
     WebOrigin(origin): WebOrigin,
-    FullSession(s): FullSession,
+    h: CardHolder,
     Path(p): Path<ScaPath>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> Response {
-    let back = format!("/cards/{}/key6", p.id);
-    let card = match own_card(&state, &s.user.id, &p.id).await {
+    let back = format!("{}/cards/{}/key6", h.area, p.id);
+    let card = match own_card(&state, &h.session.user.id, &p.id).await {
         Ok(card) => card,
-        Err(e) => return failed(&state, ctx, e),
+        Err(e) => return failed(&state, ctx, h.area, e),
     };
     let result = match parse_action(&p.action) {
-        Some(Key6Action::View) => match state.services.reveal_key6(&s.user.id, &p.id, &p.op, &origin).await {
+        Some(Key6Action::View) => match state.services.reveal_key6(&h.session.user.id, &p.id, &p.op, &origin).await {
             Ok(key6) => {
                 let page =
                     context! { signed_in => true, card => CardRow::from(&card), key6 => key6.as_str(), back => back };
@@ -333,7 +331,7 @@ pub async fn sca_done(
             }
             Err(e) => Err(e),
         },
-        Some(Key6Action::Unlock) => state.services.unlock_key6(&s.user.id, &p.id, &p.op, &origin).await,
+        Some(Key6Action::Unlock) => state.services.unlock_key6(&h.session.user.id, &p.id, &p.op, &origin).await,
         None => Err(ServiceError::NotFound),
     };
     match result {
@@ -341,6 +339,6 @@ pub async fn sca_done(
         Err(ServiceError::Forbidden) => {
             state.web.message(&ctx, StatusCode::FORBIDDEN, "err_key6_sca_used", (&back, "key6_back"))
         }
-        Err(e) => failed(&state, ctx, e),
+        Err(e) => failed(&state, ctx, h.area, e),
     }
 }

@@ -1,7 +1,7 @@
 //! Extractors of the web pages: CSRF-checked forms and the signed-in session. Each
 //! rejects with the page or redirect the customer should see, so handlers stay short.
 
-use super::forms::{Ctx, SESSION};
+use super::forms::{Ctx, PORTAL_SESSION, SESSION};
 use crate::router::AppState;
 use crate::service::session::SessionCtx;
 use axum::Form;
@@ -77,5 +77,49 @@ impl FromRequestParts<AppState> for FullSession {
             return Err(Redirect::to("/first-access").into_response());
         }
         Ok(Self(session))
+    }
+}
+
+/// A card-portal session ("Area Riservata"); otherwise the portal's login page.
+#[derive(Debug)]
+pub struct PortalSession(pub SessionCtx);
+
+impl FromRequestParts<AppState> for PortalSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Ok(mut ctx) = Ctx::from_request_parts(parts, state).await;
+        let Some(token) = ctx.get(PORTAL_SESSION) else {
+            return Err(Redirect::to(super::portal::LOGIN).into_response());
+        };
+        match state.services.authenticate_portal(&token).await {
+            Ok(session) => Ok(Self(session)),
+            Err(_) => {
+                ctx.remove(PORTAL_SESSION);
+                Err((ctx.jar, Redirect::to(super::portal::LOGIN)).into_response())
+            }
+        }
+    }
+}
+
+/// Whoever holds the cards a page is about: a full web banking session, or under
+/// `/portal` a card-portal one. `area` is the path prefix every link stays under.
+#[derive(Debug)]
+pub struct CardHolder {
+    pub session: SessionCtx,
+    pub area: &'static str,
+}
+
+impl FromRequestParts<AppState> for CardHolder {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if super::portal::in_area(parts.uri.path()) {
+            let PortalSession(session) = PortalSession::from_request_parts(parts, state).await?;
+            Ok(Self { session, area: super::portal::AREA })
+        } else {
+            let FullSession(session) = FullSession::from_request_parts(parts, state).await?;
+            Ok(Self { session, area: "" })
+        }
     }
 }

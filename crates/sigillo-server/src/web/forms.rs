@@ -22,6 +22,11 @@ pub const SESSION: &str = "sg_session";
 pub const LOGIN_FLOW: &str = "sg_flow";
 pub const RECOVERY_FLOW: &str = "sg_recovery";
 pub const PASSWORD_FLOW: &str = "sg_pwflow";
+/// The card portal's session, login flow and registration: cookies of their own, so the
+/// two areas never take each other's.
+pub const PORTAL_SESSION: &str = "sg_portal";
+pub const PORTAL_FLOW: &str = "sg_pflow";
+pub const PORTAL_REGISTRATION: &str = "sg_preg";
 pub const BROWSER: &str = "sg_b";
 pub const LANG: &str = "sg_lang";
 

@@ -17,6 +17,9 @@
 //!   and the authorization page of payments and Key6 operations (push, QR + transaction
 //!   OTP, SMS).
 //! - [`cards`]: the customer's cards and their Key6: set, change, view and unlock.
+//! - [`portal`]: the card holders' portal ("Area Riservata") under `/portal`: register
+//!   with the card data, log in with the UserID, recover it; its Key6 pages are
+//!   [`cards`]'.
 
 pub mod account;
 pub mod auth;
@@ -26,6 +29,7 @@ pub mod devices;
 pub mod extract;
 pub mod forms;
 pub mod i18n;
+pub mod portal;
 pub mod push;
 
 use crate::router::AppState;
@@ -68,6 +72,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("cards.html", include_str!("../../templates/cards.html")),
     ("key6.html", include_str!("../../templates/key6.html")),
     ("key6_shown.html", include_str!("../../templates/key6_shown.html")),
+    ("portal_login.html", include_str!("../../templates/portal_login.html")),
+    ("portal_card_data.html", include_str!("../../templates/portal_card_data.html")),
+    ("portal_registered.html", include_str!("../../templates/portal_registered.html")),
     ("acs_base.html", include_str!("../../templates/acs_base.html")),
     ("acs_challenge.html", include_str!("../../templates/acs_challenge.html")),
     ("acs_cres.html", include_str!("../../templates/acs_cres.html")),
@@ -95,6 +102,7 @@ impl Web {
             other_lang => lang.other().code(),
             csrf => &ctx.csrf,
             path => &ctx.path,
+            area => if portal::in_area(&ctx.path) { portal::AREA } else { "" },
         };
         let merged = context! { ..extra, ..base };
         match self.env.get_template(template).and_then(|t| t.render(merged)) {
@@ -119,17 +127,22 @@ impl Web {
     /// The page for a service error that the form itself cannot show.
     pub fn error(&self, ctx: Ctx, e: ServiceError) -> Response {
         match e {
-            ServiceError::Unauthenticated => Redirect::to("/login").into_response(),
+            ServiceError::Unauthenticated => Redirect::to(login_of(&ctx)).into_response(),
             ServiceError::Internal(inner) => {
                 tracing::error!(error = %inner, "internal error");
                 self.message(&ctx, StatusCode::INTERNAL_SERVER_ERROR, "err_internal", ("/", "nav_home"))
             }
             other => {
                 let status = other.http_status();
-                self.message(&ctx, status, &format!("err_{}", other.code()), ("/login", "back_to_login"))
+                self.message(&ctx, status, &format!("err_{}", other.code()), (login_of(&ctx), "back_to_login"))
             }
         }
     }
+}
+
+/// The login page of the area the request is in.
+fn login_of(ctx: &Ctx) -> &'static str {
+    if portal::in_area(&ctx.path) { portal::LOGIN } else { "/login" }
 }
 
 /// Form posts that take a credential: rate-limited per address.
@@ -145,6 +158,16 @@ pub fn auth_routes() -> Router<AppState> {
         .route("/cards/{id}/key6/{action}/{op}/otp", post(cards::sca_otp))
         .route("/cards/{id}/key6/{action}/{op}/sms", post(cards::sca_sms))
         .route("/cards/{id}/key6/{action}/{op}/done", post(cards::sca_done))
+        .route("/portal/login", post(portal::login_submit))
+        .route("/portal/login/otp", post(portal::otp_submit))
+        .route("/portal/login/otp/resend", post(portal::otp_resend))
+        .route("/portal/register", post(portal::register_submit))
+        .route("/portal/register/complete", post(portal::register_complete_submit))
+        .route("/portal/register/resend", post(portal::register_resend))
+        .route("/portal/user-id", post(portal::user_id_submit))
+        .route("/portal/cards/{id}/key6/{action}/{op}/otp", post(cards::sca_otp))
+        .route("/portal/cards/{id}/key6/{action}/{op}/sms", post(cards::sca_sms))
+        .route("/portal/cards/{id}/key6/{action}/{op}/done", post(cards::sca_done))
         .route("/recovery", post(auth::recovery_submit))
         .route("/recovery/complete", post(auth::recovery_complete_submit))
         .route("/recovery/resend", post(auth::recovery_resend))
@@ -185,6 +208,19 @@ pub fn routes() -> Router<AppState> {
         .route("/cards/{id}/key6/{action}/{op}", get(cards::sca_page))
         .route("/cards/{id}/key6/{action}/{op}/events", get(cards::sca_events))
         .route("/cards/{id}/key6/{action}/{op}/cancel", post(cards::sca_cancel))
+        .route("/portal", get(portal::home))
+        .route("/portal/login", get(portal::login_page))
+        .route("/portal/login/otp", get(portal::otp_page))
+        .route("/portal/register", get(portal::register_page))
+        .route("/portal/register/complete", get(portal::register_complete_page))
+        .route("/portal/user-id", get(portal::user_id_page))
+        .route("/portal/logout", post(portal::logout))
+        .route("/portal/cards", get(cards::cards_page))
+        .route("/portal/cards/{id}/key6", get(cards::key6).post(cards::key6_submit))
+        .route("/portal/cards/{id}/key6/{action}", post(cards::start_sca))
+        .route("/portal/cards/{id}/key6/{action}/{op}", get(cards::sca_page))
+        .route("/portal/cards/{id}/key6/{action}/{op}/events", get(cards::sca_events))
+        .route("/portal/cards/{id}/key6/{action}/{op}/cancel", post(cards::sca_cancel))
         .route("/lang/{lang}", get(switch_language))
         .route("/static/style.css", get(style))
         .route("/static/wait.js", get(wait_js))

@@ -64,7 +64,7 @@ async fn block(app: &TestApp, card: &str) {
 }
 
 /// The user code the home page shows.
-fn user_code_of(home: &str) -> String {
+pub(crate) fn user_code_of(home: &str) -> String {
     regex::Regex::new(r#"id="user-code">(\d+)<"#).unwrap().captures(home).unwrap()[1].to_owned()
 }
 

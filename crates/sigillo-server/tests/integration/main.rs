@@ -16,6 +16,7 @@ mod operations;
 mod operator;
 mod operator_cards;
 mod outbox;
+mod portal;
 mod push;
 mod recovery;
 mod session;

@@ -13,7 +13,7 @@ use sigillo_server::service::binding::ActivationRequest;
 use sigillo_store::repo::bindings::{self, BindingStatus};
 
 const PHONE: &str = "+393331234567";
-const PASSWORD: &str = "58301649";
+pub(crate) const PASSWORD: &str = "58301649";
 
 pub(crate) fn csrf_of(html: &str) -> String {
     Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap().captures(html).unwrap()[1].to_owned()

@@ -116,6 +116,21 @@ pub async fn succeed(conn: &mut Conn, subject: &str, secret: Secret, now: i64) -
     Ok(())
 }
 
+/// Gives a reserved attempt back: it was right, but is only half of a proof whose other
+/// half is still to come (the card data of a portal registration, before its SMS code).
+pub async fn release(conn: &mut Conn, subject: &str, secret: Secret, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE attempt_counters SET failures = failures - 1, updated_at = $3 \
+         WHERE subject = $1 AND secret = $2 AND failures > 0 AND permanent = 0",
+    )
+    .bind(subject)
+    .bind(secret.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Applies `lock` if the counter stands at `limit`. Only the attempt that reserved the
 /// last slot gets `true`, so a lock (and its alert) happens once.
 pub async fn lock(conn: &mut Conn, subject: &str, secret: Secret, limit: u32, lock: Lock, now: i64) -> Result<bool> {

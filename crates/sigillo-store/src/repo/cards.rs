@@ -178,6 +178,18 @@ pub async fn set_holder(conn: &mut Conn, id: &str, user_id: &str, now: i64) -> R
     Ok(done.rows_affected() == 1)
 }
 
+/// Gives the card its first holder; `false` when it already has one.
+pub async fn set_holder_if_none(conn: &mut Conn, id: &str, user_id: &str, now: i64) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE cards SET holder_user_id = $2, updated_at = $3 WHERE id = $1 AND holder_user_id IS NULL")
+            .bind(id)
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn set_enrolled(conn: &mut Conn, id: &str, enrolled: bool, now: i64) -> Result<bool> {
     let done = sqlx::query("UPDATE cards SET enrolled = $2, updated_at = $3 WHERE id = $1")
         .bind(id)

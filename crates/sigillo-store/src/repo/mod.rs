@@ -11,6 +11,7 @@ pub mod email_verifications;
 pub mod flows;
 pub mod operations;
 pub mod outbox;
+pub mod portal;
 pub mod sessions;
 pub mod threeds;
 pub mod users;

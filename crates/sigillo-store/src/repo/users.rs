@@ -50,6 +50,9 @@ pub struct User {
     pub email: Option<String>,
     pub email_verified: bool,
     pub status: UserStatus,
+    /// A card-portal user ("Area Riservata", realm `card_portal`): `user_code` is its
+    /// UserID, and web banking never finds it.
+    pub portal: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -65,7 +68,7 @@ pub struct NewUser<'a> {
 }
 
 const COLUMNS: &str = "id, user_code, alias, password_hash, security_code_hash, password_initial, phone, phone_certified, \
-                       email, email_verified, status, created_at, updated_at";
+                       email, email_verified, status, realm, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
@@ -80,6 +83,7 @@ fn from_row(row: &AnyRow) -> Result<User> {
         email: row.try_get("email")?,
         email_verified: row.try_get::<i64, _>("email_verified")? != 0,
         status: UserStatus::parse(&row.try_get::<String, _>("status")?)?,
+        portal: row.try_get::<String, _>("realm")? == PORTAL_REALM,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -106,6 +110,60 @@ pub async fn insert(conn: &mut Conn, u: &NewUser<'_>, now: i64) -> Result<User> 
     by_id(conn, &id).await?.ok_or(StoreError::NotFound)
 }
 
+/// The realm of card-portal users.
+const PORTAL_REALM: &str = "card_portal";
+
+/// A card-portal user, whose UserID is already known to be unique: its phone (the card's
+/// 3-D Secure phone) counts as certified, since registering proved it by SMS OTP.
+pub async fn insert_portal(
+    conn: &mut Conn,
+    user_id: &str,
+    password_hash: &str,
+    security_code_hash: &str,
+    phone: &str,
+    now: i64,
+) -> Result<User> {
+    let id = crate::new_id();
+    sqlx::query(
+        "INSERT INTO users (id, user_code, password_hash, security_code_hash, password_initial, phone, phone_certified, \
+         status, realm, created_at, updated_at) VALUES ($1, $2, $3, $4, 0, $5, 1, 'active', $6, $7, $7)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(password_hash)
+    .bind(security_code_hash)
+    .bind(phone)
+    .bind(PORTAL_REALM)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::unique(e, "user_code"))?;
+    by_id(conn, &id).await?.ok_or(StoreError::NotFound)
+}
+
+/// The card-portal user with this UserID.
+pub async fn portal_by_user_id(conn: &mut Conn, user_id: &str) -> Result<Option<User>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE user_code = $1 AND realm = $2"))
+        .bind(user_id.trim())
+        .bind(PORTAL_REALM)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A portal user's phone follows its card's 3-D Secure phone (the only one it has).
+pub async fn set_portal_phone(conn: &mut Conn, id: &str, phone: &str, now: i64) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE users SET phone = $2, phone_certified = 1, updated_at = $3 WHERE id = $1 AND realm = $4")
+            .bind(id)
+            .bind(phone)
+            .bind(now)
+            .bind(PORTAL_REALM)
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<User>> {
     let row =
         sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1")).bind(id).fetch_optional(&mut *conn).await?;
@@ -120,10 +178,11 @@ pub async fn by_user_code(conn: &mut Conn, user_code: &str) -> Result<Option<Use
     row.as_ref().map(from_row).transpose()
 }
 
-/// Looks a user up by user code or by alias (case-insensitive), as the login form does.
+/// Looks a web banking user up by user code or by alias (case-insensitive), as the login
+/// form does; card-portal users are not found ([`portal_by_user_id`]).
 pub async fn by_username(conn: &mut Conn, username: &str) -> Result<Option<User>> {
     let (column, key) = username_key(username);
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE {column} = $1"))
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE {column} = $1 AND realm = 'banking'"))
         .bind(key)
         .fetch_optional(&mut *conn)
         .await?;
@@ -157,7 +216,7 @@ pub async fn for_login(conn: &mut Conn, username: &str) -> Result<Option<LoginUs
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS}, (SELECT COUNT(*) FROM bindings b WHERE b.user_id = users.id AND b.status = 'active' \
                               AND b.pin_reset = 0) AS usable_phones \
-         FROM users WHERE {column} = $1"
+         FROM users WHERE {column} = $1 AND realm = 'banking'"
     ))
     .bind(key)
     .fetch_optional(&mut *conn)
