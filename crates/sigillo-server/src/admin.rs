@@ -76,6 +76,9 @@ pub enum CardCommand {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Lifts the lock that wrong card data or registration codes put on a card's
+    /// card-portal registration and UserID recovery (after checking who is asking).
+    UnlockPortal { card_id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,7 +44,7 @@ pub async fn run(services: &Services, operator: &str, cmd: CardCommand) -> anyho
                 println!("{}", serde_json::to_string_pretty(&card)?);
             } else {
                 println!(
-                    "{}  {} {} •••• {}  holder {}  phone {}  enrolled {}  key6 {}",
+                    "{}  {} {} •••• {}  holder {}  phone {}  enrolled {}  key6 {}  portal {}",
                     card.card_id,
                     card.brand,
                     card.kind,
@@ -59,12 +59,17 @@ pub async fn run(services: &Services, operator: &str, cmd: CardCommand) -> anyho
                     } else {
                         "not set"
                     },
+                    if card.portal_locked { "locked" } else { "open" },
                 );
             }
         }
         CardCommand::SetPhone { card_id, phone } => {
             let card = services.set_card_phone(&card_id, &phone, &actor, &origin).await?;
             println!("3-D Secure phone of card •••• {} changed to {}", card.last4, card.phone);
+        }
+        CardCommand::UnlockPortal { card_id } => {
+            let card = services.unlock_card_data(&card_id, &actor, &origin).await?;
+            println!("card •••• {}: portal registration and UserID recovery unlocked", card.last4);
         }
         CardCommand::Enrollment { card_id, state } => {
             let card = services.set_card_enrolled(&card_id, state == "on", &actor, &origin).await?;

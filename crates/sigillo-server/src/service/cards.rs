@@ -45,6 +45,8 @@ pub struct CardView {
     pub enrolled: bool,
     pub key6_set: bool,
     pub key6_blocked: bool,
+    /// Wrong card data or registration codes locked the card's portal registration.
+    pub portal_locked: bool,
 }
 
 /// A card as the bank issues it (`sigillo admin card create|import`).
@@ -174,6 +176,7 @@ impl Services {
             None => None,
         };
         let counter = attempts::get(conn, &card.id, Secret::Key6).await?;
+        let card_data = attempts::get(conn, &card.id, Secret::CardData).await?;
         Ok(CardView {
             card_id: card.id,
             last4: card.last4,
@@ -185,7 +188,19 @@ impl Services {
             enrolled: card.enrolled,
             key6_set: card.key6_sealed.is_some(),
             key6_blocked: counter.is_locked(self.now().0),
+            portal_locked: card_data.is_locked(self.now().0),
         })
+    }
+
+    /// An operator lifts the lock on a card's portal registration (`card unlock-portal`).
+    pub async fn unlock_card_data(&self, card_id: &str, actor: &Actor, origin: &Origin) -> ServiceResult<CardView> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        cards::get(&mut tx, card_id).await?.ok_or(ServiceError::NotFound)?;
+        attempts::reset(&mut tx, card_id, Secret::CardData).await?;
+        audit(&mut tx, now, actor, "card_data.unlocked", card_id, origin, json!({})).await?;
+        sigillo_store::commit(tx).await?;
+        self.card_view(card_id).await
     }
 
     /// An operator looked at a card (audited like a look at a user).

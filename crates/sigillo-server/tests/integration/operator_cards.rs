@@ -104,6 +104,8 @@ async fn cards_are_issued_shown_by_last_four_and_audited() {
 
         let (code, out, _) = run(&["admin", "card", "enrollment", &card_id, "off"]);
         assert!(code == 0 && out.contains("not enrolled"), "{out}");
+        let (code, out, err) = run(&["admin", "card", "unlock-portal", &card_id]);
+        assert!(code == 0 && out.contains("1111") && out.contains("unlocked"), "{out}{err}");
 
         // A CSV import stops at its first bad row and names the line, never the PAN.
         let csv = dir.path().join("cards.csv");
@@ -125,6 +127,7 @@ async fn cards_are_issued_shown_by_last_four_and_audited() {
         );
 
         let (code, out, _) = run(&["admin", "audit", "tail", "-n", "50", "--json"]);
+        assert!(out.contains("card_data.unlocked"), "{out}");
         assert_eq!(code, 0);
         assert!(
             out.contains("card.created")

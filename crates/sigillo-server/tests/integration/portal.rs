@@ -212,7 +212,7 @@ async fn card_data_answers_are_the_same_whatever_they_match() {
 async fn wrong_card_data_and_codes_lock_the_card_after_five_with_an_alert() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
-        unheld_card(&app, PAN).await;
+        let card = unheld_card(&app, PAN).await;
         for _ in 0..4 {
             let (b, csrf) = at_registration(&app).await;
             post(&app, &b, "/portal/register", &[("csrf", &csrf), ("pan", PAN), ("expiry", "01/29")]).await;
@@ -241,6 +241,13 @@ async fn wrong_card_data_and_codes_lock_the_card_after_five_with_an_alert() {
         let audit = app.audit_actions().await;
         assert_eq!(audit.iter().filter(|a| *a == "card_data.failed").count(), 5, "{audit:?}");
         assert!(audit.iter().any(|a| a == "card_data.locked"));
+        // The operator lifts the lock (`sigillo admin card unlock-portal`): the right data work again.
+        assert!(app.services.card_view(&card).await.unwrap().portal_locked);
+        let operator = Actor::Operator("branch".into());
+        assert!(!app.services.unlock_card_data(&card, &operator, &Origin::cli()).await.unwrap().portal_locked);
+        let (b, csrf) = at_registration(&app).await;
+        post(&app, &b, "/portal/register", &[("csrf", &csrf), ("pan", PAN), ("expiry", "12/30")]).await;
+        assert_eq!(card_sms(&app).await.len(), 3);
         app.stop().await;
     }
 }
