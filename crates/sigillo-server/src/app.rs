@@ -191,9 +191,25 @@ pub async fn ensure_demo_user(services: &Services) -> anyhow::Result<Option<Enve
     };
     let actor = crate::service::Actor::Operator("dev-mode".into());
     services.create_card(&card, &actor, &crate::service::Origin::cli()).await?;
+    // And a prepaid card nobody holds yet, for the card portal tour ("Iscriviti").
+    let portal_card = crate::service::cards::CardRequest {
+        pan: DEMO_PORTAL_PAN,
+        brand: "mastercard",
+        kind: "prepaid",
+        holder_user_code: None,
+        phone: DEMO_PORTAL_PHONE,
+        corporate: false,
+        expiry: Some("3012"),
+    };
+    services.create_card(&portal_card, &actor, &crate::service::Origin::cli()).await?;
     Ok(Some(envelope))
 }
 
 /// The demo card's number: a public Visa test number that no test of ours issues itself
 /// (README tour).
 pub const DEMO_PAN: &str = "4242424242424242";
+
+/// The card portal's demo card (a public Mastercard test number, README tour), expiring
+/// 12/30, and its 3-D Secure phone.
+pub const DEMO_PORTAL_PAN: &str = "5200828282828210";
+pub const DEMO_PORTAL_PHONE: &str = "+393339876543";

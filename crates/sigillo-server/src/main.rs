@@ -141,6 +141,10 @@ async fn serve(config: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<
                 // The last four digits only, as everywhere (the README tour gives the number).
                 let last4 = &sigillo_server::app::DEMO_PAN[12..];
                 println!("demo card:        Visa •••• {last4} (its 3-D Secure phone: the same)");
+                let portal_last4 = &sigillo_server::app::DEMO_PORTAL_PAN[12..];
+                println!(
+                    "portal demo card: Mastercard •••• {portal_last4}, expiry 12/30, no holder yet: sign up at /portal"
+                );
                 println!("==============================================\n");
             }
             None => {

@@ -205,6 +205,42 @@ async fn a_full_run_logs_no_secret() {
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     secrets.extend([flow, otp, token, key6.to_owned(), "583921".to_owned(), purchase_otp, t]);
 
+    // The card portal: "Iscriviti" with the portal demo card's data, its SMS code and a
+    // password; neither the PAN (typed with spaces too), the code nor the password is logged.
+    let portal_pan = sigillo_server::app::DEMO_PORTAL_PAN;
+    let browser =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form_page = browser.get(format!("{base}/portal/register")).send().await.unwrap().text().await.unwrap();
+    let csrf = Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap().captures(&form_page).unwrap()[1].to_owned();
+    let spaced = format!("{} {} {} {}", &portal_pan[..4], &portal_pan[4..8], &portal_pan[8..12], &portal_pan[12..]);
+    let started = browser
+        .post(format!("{base}/portal/register"))
+        .form(&[("csrf", csrf.as_str()), ("pan", spaced.as_str()), ("expiry", "12/30")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let outbox: Vec<Value> = client.get(format!("{base}/dev/outbox")).send().await.unwrap().json().await.unwrap();
+    let text = outbox.iter().rev().find(|m| m["to"] == sigillo_server::app::DEMO_PORTAL_PHONE).unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let portal_otp = Regex::new(r"\b(\d{6})\b").unwrap().captures(&text).unwrap()[1].to_owned();
+    let portal_password = "60418273";
+    let done = browser
+        .post(format!("{base}/portal/register/complete"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("code", portal_otp.as_str()),
+            ("new_password", portal_password),
+            ("confirm_password", portal_password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    secrets.extend([portal_pan.to_owned(), spaced, portal_otp, portal_password.to_owned()]);
+
     // Graceful shutdown on SIGTERM.
     let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(status.success());
