@@ -281,10 +281,11 @@ export class Server {
 
   /** `sigillo admin card create --pan - … --json` on this server's database (the PAN on
    *  standard input, so it is in no process list): `{card_id, last4}`. `holder` is a
-   *  user code, or null for a holder without web banking. */
-  async createCard({ pan, brand = 'visa', holder = null, phone }) {
+   *  user code, or null for a holder without web banking; `expiry` is YYMM. */
+  async createCard({ pan, brand = 'visa', holder = null, phone, expiry = null }) {
     const args = ['--config', this.config, ...this.globalArgs, 'admin', 'card', 'create', '--pan', '-', '--brand', brand, '--phone', phone, '--json'];
     if (holder) args.push('--holder', holder);
+    if (expiry) args.push('--expiry', expiry);
     const stdout = await new Promise((res, rej) => {
       const child = execFile(BIN, args, { cwd: this.dir, env: this.env, timeout: 30_000 }, (err, out, errOut) => {
         if (err) rej(new Error(`admin card create failed: ${errOut || err.message}`));
@@ -830,4 +831,29 @@ export function setup(node, name, serverOpts = {}) {
     }
   });
   return ctx;
+}
+
+/** Whether `pan` passes the Luhn check. */
+export function luhn(pan) {
+  let sum = 0;
+  [...pan].reverse().forEach((c, i) => {
+    let d = Number(c);
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  });
+  return sum % 10 === 0;
+}
+
+/** A Luhn-valid 16-digit Visa PAN that ends with `tail`, with `middle` (and the `filler`
+ *  digit) to tell a test file's cards apart: each test gets its own card. */
+export function visaPan(tail, middle, filler = '5') {
+  const body = `4${filler.repeat(10 - middle.length)}${middle}`;
+  for (let d = 0; d <= 9; d++) {
+    const pan = `${body}${d}${tail}`.slice(0, 16);
+    if (pan.length === 16 && luhn(pan)) return pan;
+  }
+  throw new Error(`no Luhn-valid PAN for ${tail}`);
 }

@@ -11,7 +11,7 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, startSim, withPage } from '../harness.js';
+import { setup, startSim, visaPan, withPage } from '../harness.js';
 
 /** Resolves after `ms`, without keeping the test process alive. */
 const after = (ms) => new Promise((r) => setTimeout(r, ms).unref());
@@ -44,17 +44,6 @@ const ACS = {
   },
 };
 
-/** A Visa PAN (Luhn-valid) that starts with 4 and ends with `tail`: each test gets its
- *  own card, and the full number is what the pages must never show. */
-function visaPan(tail, middle = '0000') {
-  const body = `4${'5'.repeat(10 - middle.length)}${middle}`;
-  for (let d = 0; d <= 9; d++) {
-    const pan = `${body}${d}${tail}`.slice(0, 16);
-    if (pan.length === 16 && luhn(pan)) return pan;
-  }
-  throw new Error(`no Luhn-valid PAN for ${tail}`);
-}
-
 /** Each test's card. */
 const PANS = {
   frictionless: visaPan('2024', '0001'),
@@ -65,18 +54,6 @@ const PANS = {
   smsKey6: visaPan('6006', '0006'),
 };
 
-function luhn(pan) {
-  let sum = 0;
-  [...pan].reverse().forEach((c, i) => {
-    let d = Number(c);
-    if (i % 2 === 1) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  });
-  return sum % 10 === 0;
-}
 
 /** Every document the browser loaded (any frame) and every frame's DOM at each
  *  screenshot: what P10's "no full PAN" check reads. */

@@ -35,6 +35,10 @@ pub enum Secret {
     /// OTPs of its registrations, counted per card: a stranger cannot test card data or
     /// guess codes without limit (P2).
     CardData,
+    /// Not a secret: the SMS that typed card data make the portal send to the card's
+    /// phone (codes, UserIDs), counted per card so that knowing a card's data cannot
+    /// flood its holder's phone.
+    CardSms,
 }
 
 impl Secret {
@@ -47,6 +51,7 @@ impl Secret {
             Self::Binding => "binding",
             Self::Key6 => "key6",
             Self::CardData => "card_data",
+            Self::CardSms => "card_sms",
         }
     }
 }

@@ -21,7 +21,7 @@ use super::{Actor, Origin, ServiceError, ServiceResult, Services, audit};
 use crate::notify::texts::{self, OtpPurpose};
 use serde_json::json;
 use sigillo_core::attempts::{Lock, Secret};
-use sigillo_core::threeds::messages::Pan;
+use sigillo_core::threeds::messages::{Pan, luhn_valid};
 use sigillo_core::{identity, sms_otp, token};
 use sigillo_store::repo::cards::{self, Card};
 use sigillo_store::repo::users::{self, User, UserStatus};
@@ -31,6 +31,12 @@ use subtle::ConstantTimeEq;
 
 /// How long a registration waits for its code and password.
 const REGISTRATION_SECS: u64 = 600;
+
+/// SMS that card data may make the portal send to one card's phone (registration codes,
+/// UserIDs, notes) before it pauses for [`CARD_SMS_PAUSE_SECS`]: a stranger who knows a
+/// card's data cannot flood its holder with messages.
+const CARD_SMS_BUDGET: u32 = 5;
+const CARD_SMS_PAUSE_SECS: u64 = 3600;
 
 /// The card data as typed: the PAN (spaces allowed) and the expiry as printed on the card
 /// (`MM/AA`, `MMAA` or `MM/AAAA`).
@@ -48,7 +54,8 @@ struct TypedCard {
 impl CardData<'_> {
     fn parse(&self) -> ServiceResult<TypedCard> {
         let compact: String = self.pan.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-        let pan = Pan::parse(&compact).ok_or(ServiceError::Invalid("card_pan"))?;
+        // A mistyped number (Luhn) is said at once: it says nothing about the bank's cards.
+        let pan = Pan::parse(&compact).filter(|p| luhn_valid(p.expose())).ok_or(ServiceError::Invalid("card_pan"))?;
         let expiry = expiry_yymm(self.expiry).ok_or(ServiceError::Invalid("card_expiry"))?;
         Ok(TypedCard { pan, expiry })
     }
@@ -163,6 +170,23 @@ impl Services {
         Ok(())
     }
 
+    /// Takes one SMS from the card's budget; `false` when it is spent (then nothing is
+    /// sent, and the answer stays the same). Spending the last one pauses the budget.
+    async fn card_sms_allowed(&self, conn: &mut sigillo_store::Conn, card: &Card) -> ServiceResult<bool> {
+        let now = self.now();
+        let Some(r) = attempts::reserve(conn, &card.id, Secret::CardSms, CARD_SMS_BUDGET, now.0).await? else {
+            return Ok(false);
+        };
+        if r.failures >= CARD_SMS_BUDGET {
+            let pause = Lock::Temporary {
+                until: now.plus(Duration::from_secs(CARD_SMS_PAUSE_SECS)),
+                permanent_after_next: false,
+            };
+            attempts::lock(conn, &card.id, Secret::CardSms, CARD_SMS_BUDGET, pause, now.0).await?;
+        }
+        Ok(true)
+    }
+
     async fn holder_of(&self, card: &Card) -> ServiceResult<Holder> {
         let Some(holder) = &card.holder_user_id else { return Ok(Holder::Nobody) };
         let mut conn = self.store.conn().await?;
@@ -194,7 +218,9 @@ impl Services {
         match (&card, &holder) {
             (Some(card), Some(Holder::Banking)) => {
                 portal::create(&mut tx, &id, None, now.0, expires).await?;
-                self.queue_sms(&mut tx, &card.phone, &texts::portal_card_in_banking_sms(&card.last4), now).await?;
+                if self.card_sms_allowed(&mut tx, card).await? {
+                    self.queue_sms(&mut tx, &card.phone, &texts::portal_card_in_banking_sms(&card.last4), now).await?;
+                }
                 audit(
                     &mut tx,
                     now,
@@ -247,7 +273,12 @@ impl Services {
                 ServiceError::FlowOver
             });
         }
-        if let Some(card) = &card {
+        if let Some(card) = card.as_ref() {
+            if !self.card_sms_allowed(&mut tx, card).await? {
+                audit(&mut tx, now, &Actor::System, "card_sms.paused", &card.id, origin, json!({})).await?;
+                sigillo_store::commit(tx).await?;
+                return Ok(());
+            }
             let text = texts::portal_registration_otp_sms(&code, &card.last4, ttl.div_ceil(60));
             self.queue_sms(&mut tx, &card.phone, &text, now).await?;
             audit(
@@ -356,6 +387,7 @@ impl Services {
             (None, None) => return Err(ServiceError::AuthFailed),
         };
         attempts::succeed(&mut tx, &card.id, Secret::CardData, now.0).await?;
+        attempts::reset(&mut tx, &card.id, Secret::CardSms).await?;
         self.queue_sms(&mut tx, &card.phone, &texts::portal_registered_sms(&user.user_code, created), now).await?;
         let actor = Actor::User(user.id.clone());
         let action = if created { "portal.registered" } else { "portal.password_reset" };
@@ -414,6 +446,11 @@ impl Services {
         };
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        if !self.card_sms_allowed(&mut tx, &card).await? {
+            audit(&mut tx, now, &Actor::System, "card_sms.paused", &card.id, origin, json!({})).await?;
+            sigillo_store::commit(tx).await?;
+            return Ok(());
+        }
         self.queue_sms(&mut tx, &card.phone, &text, now).await?;
         audit(&mut tx, now, &Actor::Anonymous, "portal.user_id_sent", &card.id, origin, json!({})).await?;
         sigillo_store::commit(tx).await?;

@@ -218,7 +218,8 @@ fn authorize(area: &str, card: &str, action: Key6Action, op: &str) -> Authorize 
         title,
         result_prefix: "key6_result_",
         push_check: "key6_push_check",
-        sms_hint: "key6_sms_hint",
+        // A portal holder's SMS goes to the card's phone, a customer's to the certified one.
+        sms_hint: if area.is_empty() { "key6_sms_hint" } else { "portal_key6_sms_hint" },
         sms_sent: "key6_sms_sent",
         cancel: "key6_cancel",
         back: (format!("{area}/cards/{card}/key6"), "key6-back", "key6_back"),

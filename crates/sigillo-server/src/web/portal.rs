@@ -15,7 +15,7 @@ use crate::notify::texts::OtpPurpose;
 use crate::router::AppState;
 use crate::service::ServiceError;
 use crate::service::portal::CardData;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
@@ -75,13 +75,20 @@ pub async fn home(State(state): State<AppState>, ctx: Ctx) -> Response {
     }
 }
 
-pub async fn login_page(State(state): State<AppState>, ctx: Ctx) -> Response {
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    /// Set by the logout's redirect: the page says the holder is out.
+    bye: Option<String>,
+}
+
+pub async fn login_page(State(state): State<AppState>, ctx: Ctx, Query(q): Query<LoginQuery>) -> Response {
     if let Some(token) = ctx.get(PORTAL_SESSION) {
         if state.services.authenticate_portal(&token).await.is_ok() {
             return Redirect::to(CARDS).into_response();
         }
     }
-    state.web.render(&ctx, StatusCode::OK, "portal_login.html", context! {})
+    let notice = q.bye.is_some().then_some("portal_logged_out");
+    state.web.render(&ctx, StatusCode::OK, "portal_login.html", context! { notice => notice })
 }
 
 /// `POST /portal/login`: UserID + password; on success the SMS code is already on its way.
@@ -113,7 +120,10 @@ fn otp_page_for(
     error: Option<String>,
     notice: Option<&str>,
 ) -> Response {
-    let page = context! { action => LOGIN_OTP, resend => "/portal/login/otp/resend", error => error, notice => notice };
+    let page = context! {
+        action => LOGIN_OTP, resend => "/portal/login/otp/resend", error => error, notice => notice,
+        intro => "portal_otp_intro",
+    };
     state.web.render(ctx, status, "otp.html", page)
 }
 
@@ -167,8 +177,8 @@ pub async fn logout(
         return state.web.error(ctx, e);
     }
     ctx.remove(PORTAL_SESSION);
-    let page = state.web.message(&ctx, StatusCode::OK, "portal_logged_out", (LOGIN, "portal_back_to_login"));
-    page.into_response()
+    // A redirect, not a page: the language switch and a reload must not repeat a POST.
+    (ctx.jar, Redirect::to("/portal/login?bye=1")).into_response()
 }
 
 /// "Iscriviti" and "Hai dimenticato lo UserID?" ask for the same card data.
@@ -239,6 +249,7 @@ fn register_complete_for(
         error => error, notice => notice, password_hint => hint,
         title => "portal_register_title", intro => "portal_register_code_intro", submit => "portal_register_submit",
         action => REGISTER_COMPLETE, resend => "/portal/register/resend", form_id => "portal-register-complete-form",
+        back => (LOGIN, "portal-back", "portal_back_to_login"),
     };
     state.web.render(ctx, status, "recovery_complete.html", page)
 }

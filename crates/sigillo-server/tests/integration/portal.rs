@@ -135,8 +135,8 @@ async fn a_holder_without_web_banking_registers_logs_in_and_manages_key6() {
         // The way back stays in the portal (minijinja escapes the slashes of an href).
         assert!(shown.contains(KEY6) && shown.contains(&key6_page.replace('/', "&#x2f;")), "{shown}");
 
-        let (status, _, body) = post(&app, &b, "/portal/logout", &[("csrf", &csrf)]).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, location, _) = post(&app, &b, "/portal/logout", &[("csrf", &csrf)]).await;
+        assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/portal/login?bye=1"));
         let after = b.get(app.url("/portal/cards")).send().await.unwrap();
         assert_eq!(after.headers()["location"], "/portal/login");
         let audit = app.audit_actions().await;
@@ -191,6 +191,11 @@ async fn card_data_answers_are_the_same_whatever_they_match() {
         let (status, _, body) =
             post(&app, &b, "/portal/register", &[("csrf", &csrf), ("pan", "41111"), ("expiry", "12/30")]).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("id=\"pan-error\""), "{body}");
+        let (status, _, body) =
+            post(&app, &b, "/portal/register", &[("csrf", &csrf), ("pan", "4111 1111 1111 1112"), ("expiry", "12/30")])
+                .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a mistyped digit (Luhn) is said at once");
         assert!(body.contains("id=\"pan-error\""), "{body}");
         let (status, _, body) =
             post(&app, &b, "/portal/register", &[("csrf", &csrf), ("pan", PAN), ("expiry", "13/30")]).await;
@@ -385,6 +390,44 @@ async fn web_banking_and_the_portal_share_no_users_and_no_sessions() {
             .await
             .unwrap();
         assert_ne!(resp.status(), StatusCode::OK);
+        app.stop().await;
+    }
+}
+
+/// Knowing a card's data cannot flood its holder's phone: the SMS they make the portal
+/// send (codes, UserIDs) stop after five per card for an hour, silently (the page stays
+/// the same), and a completed registration gives the budget back.
+/// Requirements: P9.
+#[tokio::test]
+async fn card_data_cannot_flood_the_cards_phone() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        unheld_card(&app, PAN).await;
+        let b = browser();
+        let csrf = csrf_of(&page(&app, &b, "/portal/user-id").await);
+        let mut pages = Vec::new();
+        for _ in 0..12 {
+            let (status, _, body) =
+                post(&app, &b, "/portal/user-id", &[("csrf", &csrf), ("pan", PAN), ("expiry", "12/30")]).await;
+            assert_eq!(status, StatusCode::OK);
+            pages.push(body);
+        }
+        assert!(pages.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(card_sms(&app).await.len(), 5, "five, then a pause");
+        let (b, csrf) = at_registration(&app).await;
+        post(&app, &b, "/portal/register", &[("csrf", &csrf), ("pan", PAN), ("expiry", "12/30")]).await;
+        assert_eq!(card_sms(&app).await.len(), 5, "no registration code either while paused");
+        assert!(app.audit_actions().await.iter().any(|a| a == "card_sms.paused"));
+        // An hour later the card's phone hears again, and registering resets the budget.
+        app.advance(std::time::Duration::from_secs(3601));
+        let user_id = register(&app, PAN, "12/30", PORTAL_PASSWORD).await;
+        assert_eq!(user_id.len(), 10);
+        for _ in 0..5 {
+            post(&app, &b, "/portal/user-id", &[("csrf", &csrf), ("pan", PAN), ("expiry", "12/30")]).await;
+        }
+        let sms = card_sms(&app).await;
+        assert_eq!(sms.len(), 5 + 2 + 5, "{sms:?}");
+        assert!(sms.last().unwrap().contains(&user_id));
         app.stop().await;
     }
 }
