@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs everything CI runs: formatting, lints, the core-purity check, every Rust test on
 # SQLite and PostgreSQL, and the browser tests in real Chromium. Installs what it needs
-# (Chromium from Debian, aiosmtpd and cryptography from PyPI, playwright-core from npm)
+# (Chromium from Debian; aiosmtpd, cryptography, oath, python-stdnum, bcrypt, argon2-cffi and
+# passlib from PyPI; playwright-core from npm)
 # when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --dis
 python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check cryptography
 python3 -c 'import oath' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check oath
 python3 -c 'import stdnum' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check python-stdnum
+python3 -c 'import bcrypt, argon2, passlib' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check bcrypt argon2-cffi passlib
 (cd e2e && npm ci --silent --no-audit --no-fund)
 
 # PostgreSQL: the contract and integration tests run on it too when it is reachable
@@ -61,6 +63,9 @@ step "OATH codes: an independent implementation (Python oath) agrees on the RFC 
 python3 crates/sigillo-core/tests/vectors/oath_crosscheck.py --check
 step "payments: an independent IBAN implementation (python-stdnum) agrees"
 python3 crates/sigillo-core/tests/vectors/payment_crosscheck.py --check
+
+step "legacy password hashes: the independent tools that made them (bcrypt, hashlib, passlib, argon2-cffi) agree"
+python3 crates/sigillo-core/tests/vectors/legacy_crosscheck.py --check
 
 step "rust tests (SQLite${SIGILLO_TEST_POSTGRES_URL:+ and PostgreSQL})"
 cargo test --workspace --locked

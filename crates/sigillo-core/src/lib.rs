@@ -29,6 +29,7 @@ pub mod device;
 pub mod identity;
 pub mod kek;
 pub mod key6;
+pub mod legacy;
 pub mod oath;
 pub mod password;
 pub mod payment;
