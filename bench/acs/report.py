@@ -77,10 +77,12 @@ def main():
     for mix in dict.fromkeys(r["mix"] for r in runs):
         ok = [r for r in runs if r["mix"] == mix and r["latency_ms"]
               and r["per_sec"] >= TARGET_RATE and r["latency_ms"]["p99"] <= TARGET_P99_MS]
-        best = max((r for r in runs if r["mix"] == mix), key=lambda r: r["per_sec"])
+        # The row cited is the fastest that meets both halves of the target, else the fastest.
+        best = max(ok or [r for r in runs if r["mix"] == mix], key=lambda r: r["per_sec"])
         verdict = "PASS" if ok else "MISS"
+        which = "best row within the target" if ok else "fastest row"
         out.append(f"- {mix}: ≥ {TARGET_RATE:,} AReq/s with p99 ≤ {TARGET_P99_MS:g} ms: **{verdict}** "
-                   f"(best {best['per_sec']:,.0f}/s at {best['connections']} conn., p99 "
+                   f"({which}: {best['per_sec']:,.0f}/s at {best['connections']} conn., p99 "
                    f"{best['latency_ms']['p99'] if best['latency_ms'] else '–'} ms)")
     for r in runs:
         if r["first_problems"]:
