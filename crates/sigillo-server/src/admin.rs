@@ -25,6 +25,33 @@ pub enum AdminCommand {
     /// Payment cards enrolled in 3-D Secure: create, import, show, change the phone.
     #[command(subcommand)]
     Card(CardCommand),
+    /// Customers of acquired banks: import their legacy credentials, show one's migration.
+    #[command(subcommand)]
+    Legacy(LegacyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LegacyCommand {
+    /// Imports an acquired bank's customers from a CSV file (header
+    /// `legacy_code,password_hash,phone,email,name,token`) or JSON Lines (`.jsonl`, same
+    /// keys). Idempotent; rejected rows are listed by line and reason. Exit status 2 when
+    /// some rows were rejected.
+    Import {
+        #[arg(long)]
+        bank: String,
+        file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows a legacy customer's migration state by the old customer code, or without a
+    /// code the bank's counts.
+    Show {
+        #[arg(long)]
+        bank: String,
+        legacy_code: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,6 +256,7 @@ pub async fn run(services: &Services, operator: &str, cmd: AdminCommand) -> anyh
             }
         }
         AdminCommand::Card(cmd) => return crate::admin_cards::run(services, operator, cmd).await,
+        AdminCommand::Legacy(cmd) => return crate::admin_legacy::run(services, operator, cmd).await,
         AdminCommand::Audit(AuditCommand::Verify) => match services.verify_audit().await? {
             Ok(n) => println!("audit trail intact: {n} records"),
             Err(b) => {

@@ -49,6 +49,7 @@ pub struct Config {
     pub push: Push,
     pub integration: Integration,
     pub acs: Acs,
+    pub legacy: Legacy,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +195,51 @@ pub struct Acs {
     pub mastercard_av_key_file: Option<PathBuf>,
 }
 
+/// DESIGN flow 10: the acquired banks whose customers move over with their old
+/// credentials (`[[legacy.banks]]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Legacy {
+    pub banks: Vec<LegacyBank>,
+}
+
+/// One acquired bank.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacyBank {
+    /// What the import command and the activation pages call it (1-32 of a-z 0-9 _ -).
+    pub id: String,
+    /// Its name as customers know it ("Banca Carige").
+    pub name: String,
+    /// The old credentials, in the customers' words ("Codice Cliente Carige Online e password").
+    pub credentials_label: String,
+    /// When activation opens, RFC 3339 ("2026-11-28T00:00:00+01:00"): before it the page
+    /// says that date and nothing else.
+    pub opens_at: String,
+    /// When activation closes, if it does.
+    #[serde(default)]
+    pub closes_at: Option<String>,
+    /// Whether its hardware-token customers keep SCA by SMS OTP until they bind the app.
+    #[serde(default = "yes")]
+    pub hardware_token_sms: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl LegacyBank {
+    /// When activation opens and (if set) closes, in Unix milliseconds.
+    pub fn window(&self) -> anyhow::Result<(i64, Option<i64>)> {
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.timestamp_millis())
+                .with_context(|| format!("legacy.banks.{}: {s:?} is not an RFC 3339 time", self.id))
+        };
+        Ok((at(&self.opens_at)?, self.closes_at.as_deref().map(at).transpose()?))
+    }
+}
+
 impl Default for Acs {
     fn default() -> Self {
         Self {
@@ -331,6 +377,7 @@ impl Default for Config {
             push: Push::default(),
             integration: Integration::default(),
             acs: Acs::default(),
+            legacy: Legacy::default(),
         }
     }
 }
@@ -503,6 +550,21 @@ impl Config {
                 if !(url.starts_with("https://") || (self.dev_mode && url.starts_with("http://"))) {
                     bail!("integration.clients.{}: webhook_url must be https:// (http:// only in dev mode)", c.name);
                 }
+            }
+        }
+        let mut banks = std::collections::HashSet::new();
+        for b in &self.legacy.banks {
+            let id_ok = (1..=32).contains(&b.id.len())
+                && b.id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-');
+            if !id_ok || !banks.insert(b.id.as_str()) {
+                bail!("legacy.banks: each id must be unique, 1-32 of a-z 0-9 _ - ({:?})", b.id);
+            }
+            if b.name.trim().is_empty() || b.credentials_label.trim().is_empty() {
+                bail!("legacy.banks.{}: name and credentials_label are needed", b.id);
+            }
+            let (opens, closes) = b.window()?;
+            if closes.is_some_and(|c| c <= opens) {
+                bail!("legacy.banks.{}: closes_at must come after opens_at", b.id);
             }
         }
         let ops = &self.operations;
@@ -689,6 +751,8 @@ mod tests {
             push: example.push.clone(),
             // The Directory Servers' addresses have no default: the example shows one.
             acs: Acs { ds_url_prefixes: example.acs.ds_url_prefixes.clone(), ..Acs::default() },
+            // Acquired banks have no default either: the example shows one.
+            legacy: example.legacy.clone(),
             ..Config::default()
         };
         assert_eq!(example, expected);

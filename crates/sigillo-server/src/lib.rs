@@ -22,6 +22,7 @@
 pub mod acs;
 pub mod admin;
 pub mod admin_cards;
+pub mod admin_legacy;
 pub mod api;
 pub mod app;
 pub mod clock;

@@ -27,6 +27,7 @@ pub mod cards;
 pub mod device_auth;
 pub mod error;
 pub mod integration;
+pub mod legacy;
 pub mod login;
 pub mod operations;
 pub mod operator;

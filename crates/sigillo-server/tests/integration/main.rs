@@ -9,6 +9,7 @@ mod acs;
 mod cards;
 mod devices;
 mod integration_api;
+mod legacy;
 mod lockout;
 mod login;
 mod logs;

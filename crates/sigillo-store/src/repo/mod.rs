@@ -9,6 +9,7 @@ pub mod cards;
 pub mod challenges;
 pub mod email_verifications;
 pub mod flows;
+pub mod legacy;
 pub mod operations;
 pub mod outbox;
 pub mod portal;

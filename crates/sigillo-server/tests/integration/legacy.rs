@@ -1,0 +1,175 @@
+//! Issue 6, the import of acquired banks' customers (DESIGN flow 10):
+//! `sigillo admin legacy import --bank ID FILE` with CSV and JSON Lines, every hash format,
+//! bad rows reported by line and reason (never by content), idempotent re-imports, the
+//! hash sealed at rest, and `sigillo admin legacy show`.
+
+use crate::operator::sigillo;
+use crate::support::TestApp;
+use serde_json::Value;
+use sigillo_server::config::LegacyBank;
+use sigillo_server::service::legacy::ImportFormat;
+use sigillo_server::service::{Actor, Origin};
+use sigillo_store::testing::{TestDb, backends};
+
+const HEADER: &str = "legacy_code,password_hash,phone,email,name,token";
+
+fn bank() -> LegacyBank {
+    LegacyBank {
+        id: "carige".into(),
+        name: "Banca Carige".into(),
+        credentials_label: "Codice Cliente Carige Online e password".into(),
+        opens_at: "2026-11-28T00:00:00+01:00".into(),
+        closes_at: None,
+        hardware_token_sms: true,
+    }
+}
+
+/// One hash per format, made by independent tools (tests/vectors/legacy_hashes.json).
+fn sample_hashes() -> Vec<(String, String)> {
+    let file: Value =
+        serde_json::from_str(include_str!("../../../sigillo-core/tests/vectors/legacy_hashes.json")).unwrap();
+    let mut picked = Vec::new();
+    for prefix in
+        ["$2b$", "$2y$", "$pbkdf2-sha256$i=", "$pbkdf2-sha256$1", "$argon2id$", "$argon2i$", "$sha256-salted$"]
+    {
+        let v = file["vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["hash"].as_str().unwrap().starts_with(prefix))
+            .unwrap();
+        picked.push((v["hash"].as_str().unwrap().to_owned(), v["password"].as_str().unwrap().to_owned()));
+    }
+    picked
+}
+
+async fn import(app: &TestApp, text: String, format: ImportFormat) -> sigillo_server::service::legacy::ImportReport {
+    let actor = Actor::Operator("migration-team".into());
+    let input = std::io::Cursor::new(text.into_bytes());
+    app.services.import_legacy("carige", input, format, &actor, &Origin::cli()).await.unwrap()
+}
+
+/// Every format imports; bad rows are named by line and reason and skipped; a second run
+/// changes nothing, a changed row is updated, an activated one is left alone; the hash
+/// is sealed at rest and opens only for its bank and code.
+/// Requirements: P7 (legacy hashes sealed), R22 (no credential in the report).
+#[tokio::test]
+async fn imports_every_format_reports_bad_rows_and_is_idempotent() {
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |c| c.legacy.banks = vec![bank()]).await;
+        let hashes = sample_hashes();
+        let mut csv = format!("{HEADER}\n");
+        for (i, (hash, _)) in hashes.iter().enumerate() {
+            let token = ["app", "hardware", "none"][i % 3];
+            // PHC strings hold commas: quoted, as any CSV writer does.
+            csv.push_str(&format!("C{i:05},\"{hash}\",+39 333 100 00{i:02},c{i}@example.it,Cliente {i},{token}\n"));
+        }
+        let good = hashes.len();
+        // Line numbers: the header is line 1, the good rows 2..=good+1.
+        let bad = [
+            ("C90001,5f4dcc3b5aa765d61d8327deb882cf99,+393331000090,,Mario Rossi,app", "hash_format_unknown"),
+            (&*format!("C90002,{},not-a-phone,,Mario Rossi,app", hashes[0].0), "phone_invalid"),
+            (&*format!("C90003,{},+393331000091,,Mario Rossi,token", hashes[0].0), "token_invalid"),
+            (&*format!("C00000,{},+393331000092,,Mario Rossi,app", hashes[1].0), "duplicate_in_file"),
+            ("C90004,too,few", "malformed_row"),
+            (&*format!("C90005,{},+393331000093,mario@,Mario Rossi,none", hashes[0].0), "email_invalid"),
+            (&*format!("C 90006,{},+393331000094,,Mario Rossi,none", hashes[0].0), "legacy_code_invalid"),
+            (&*format!("C90007,{},+393331000095,,,none", hashes[0].0), "name_invalid"),
+        ]
+        .map(|(row, reason)| (row.to_owned(), reason));
+        for (row, _) in &bad {
+            csv.push_str(row);
+            csv.push('\n');
+        }
+        let report = import(&app, csv.clone(), ImportFormat::Csv).await;
+        assert_eq!((report.imported, report.updated, report.unchanged), (good as u64, 0, 0));
+        let got: Vec<(u64, &str)> = report.rejected.iter().map(|r| (r.line, r.reason)).collect();
+        let want: Vec<(u64, &str)> =
+            bad.iter().enumerate().map(|(i, (_, reason))| ((good + 2 + i) as u64, *reason)).collect();
+        assert_eq!(got, want);
+        let report_text = serde_json::to_string(&report).unwrap();
+        assert!(!report_text.contains("+39") && !report_text.contains('$'), "no content in the report: {report_text}");
+
+        // Again: nothing new. One phone changed: one update.
+        let again = import(&app, csv.clone(), ImportFormat::Csv).await;
+        assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, good as u64));
+        let changed = csv.replace("+39 333 100 0001", "+39 333 999 0001");
+        let third = import(&app, changed.clone(), ImportFormat::Csv).await;
+        assert_eq!((third.imported, third.updated, third.unchanged), (0, 1, good as u64 - 1));
+
+        // An activated credential is consumed: a re-import leaves it as it is.
+        let mut conn = app.services.store.conn().await.unwrap();
+        sqlx::query("UPDATE legacy_credentials SET status = 'activated' WHERE legacy_code = 'C00002'")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let stored = sigillo_store::repo::legacy::get(&mut conn, "carige", "C00003").await.unwrap().unwrap();
+        drop(conn);
+        let fourth = import(&app, csv.replace("Cliente 2,", "Cliente Due,"), ImportFormat::Csv).await;
+        assert_eq!((fourth.already_activated, fourth.updated), (1, 1), "C00001 back to its phone; C00002 left alone");
+
+        // P7: sealed, and bound to its bank and code.
+        let plain = hashes[3].0.as_bytes();
+        assert!(!stored.hash_sealed.windows(plain.len()).any(|w| w == plain));
+        assert_eq!(stored.hash_scheme, "pbkdf2-sha256");
+        assert_eq!(stored.phone, "+393331000003");
+
+        // JSON Lines with the same keys.
+        let jsonl = format!(
+            "{}\n\n{{\"legacy_code\":\"J1\",\"password_hash\":\"{}\",\"phone\":\"+393331000099\",\"name\":\"Anna\",\"token\":\"none\"}}\nnot json\n",
+            serde_json::json!({"legacy_code": "J0", "password_hash": hashes[6].0, "phone": "+393331000098", "email": "anna@example.it", "name": "Anna Bianchi", "token": "app"}),
+            hashes[4].0,
+        );
+        let report = import(&app, jsonl, ImportFormat::JsonLines).await;
+        assert_eq!(report.imported, 2);
+        assert_eq!(report.rejected.iter().map(|r| (r.line, r.reason)).collect::<Vec<_>>(), vec![(4, "malformed_json")]);
+        let counts = app.services.legacy_counts("carige").await.unwrap();
+        assert_eq!((counts.pending, counts.activated), (good as i64 + 1, 1));
+        app.stop().await;
+    }
+}
+
+/// The command as an operator runs it: a file, a summary, exit status 2 with rejected rows,
+/// `legacy show` with the phone masked; nothing of a hash or a phone number on the console
+/// beyond the mask; an unknown bank is refused.
+/// Requirements: P11 (the import and each look are audited).
+#[tokio::test]
+async fn the_import_command_summarises_and_show_masks() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("sigillo.toml"),
+            "[[legacy.banks]]\nid = \"carige\"\nname = \"Banca Carige\"\ncredentials_label = \"Codice Cliente e password\"\nopens_at = \"2026-11-28T00:00:00+01:00\"\n",
+        )
+        .unwrap();
+        let hashes = sample_hashes();
+        let file = dir.path().join("carige.csv");
+        std::fs::write(
+            &file,
+            format!("{HEADER}\nA1,{},+393331112233,anna@example.it,Anna Bianchi,hardware\nA2,nohash,+393331112234,,Bruno,app\n", hashes[0].0),
+        )
+        .unwrap();
+        let run = |args: &[&str]| sigillo(&db, dir.path(), &[&["--config", "sigillo.toml"], args].concat());
+        let (code, out, err) = run(&["admin", "legacy", "import", "--bank", "carige", file.to_str().unwrap()]);
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(out.contains("1 imported") && out.contains("1 rejected"), "{out}");
+        assert!(err.contains("line 3: rejected: hash_format_unknown"), "{err}");
+        for secret in [hashes[0].0.as_str(), "+393331112233", "+393331112234", "nohash"] {
+            assert!(!out.contains(secret) && !err.contains(secret), "{secret} on the console");
+        }
+        let (code, out, err) = run(&["admin", "legacy", "show", "--bank", "carige", "A1", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let shown: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!((shown["status"].as_str(), shown["token"].as_str()), (Some("pending"), Some("hardware")));
+        assert!(!out.contains("+393331112233") && out.contains("233"), "{out}");
+        let (code, out, _) = run(&["admin", "legacy", "show", "--bank", "carige"]);
+        assert!(code == 0 && out.contains("1 to activate, 0 activated"), "{out}");
+        let (code, _, err) = run(&["admin", "legacy", "import", "--bank", "ubi", file.to_str().unwrap()]);
+        assert_ne!(code, 0);
+        assert!(err.contains("legacy_bank") || err.contains("bank"), "{err}");
+        let (_, out, _) = run(&["admin", "audit", "tail", "-n", "10", "--json"]);
+        assert!(out.contains("legacy.imported") && out.contains("legacy.viewed"), "{out}");
+        db.cleanup().await;
+    }
+}
