@@ -556,8 +556,13 @@ impl Config {
         for b in &self.legacy.banks {
             let id_ok = (1..=32).contains(&b.id.len())
                 && b.id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-');
-            if !id_ok || !banks.insert(b.id.as_str()) {
-                bail!("legacy.banks: each id must be unique, 1-32 of a-z 0-9 _ - ({:?})", b.id);
+            // The activation pages' own paths cannot be banks (/activation/{bank}).
+            let reserved = ["otp", "confirm", "email", "password"].contains(&b.id.as_str());
+            if !id_ok || reserved || !banks.insert(b.id.as_str()) {
+                bail!(
+                    "legacy.banks: each id must be unique, 1-32 of a-z 0-9 _ -, and not otp, confirm, email or password ({:?})",
+                    b.id
+                );
             }
             if b.name.trim().is_empty() || b.credentials_label.trim().is_empty() {
                 bail!("legacy.banks.{}: name and credentials_label are needed", b.id);

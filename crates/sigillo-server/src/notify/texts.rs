@@ -275,6 +275,18 @@ pub fn key6_otp_sms(code: &str, unlock: bool, last4: &str, minutes: u64) -> Stri
     )
 }
 
+/// The SMS code of an acquired bank's customer activating new credentials.
+pub fn activation_otp_sms(code: &str, bank: &str, minutes: u64) -> String {
+    format!(
+        "sigillo: {code} e' il codice per attivare le nuove credenziali (cliente {bank}). Vale {minutes} minuti. Non comunicarlo a nessuno, neanche alla banca."
+    )
+}
+
+/// The old credentials locked for good after too many wrong tries.
+pub fn activation_blocked_sms() -> String {
+    "sigillo: attivazione delle nuove credenziali bloccata per troppi tentativi errati. Rivolgiti alla tua filiale. Se non sei stato tu, chiama subito la banca.".into()
+}
+
 /// The code of a card-portal registration names the card it is for.
 pub fn portal_registration_otp_sms(code: &str, last4: &str, minutes: u64) -> String {
     format!(

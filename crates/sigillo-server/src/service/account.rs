@@ -207,7 +207,7 @@ impl Services {
 }
 
 /// The alias as typed (trimmed) and its normal form, or the rule it breaks.
-fn normalized_alias(alias: &str) -> ServiceResult<(String, String)> {
+pub(crate) fn normalized_alias(alias: &str) -> ServiceResult<(String, String)> {
     use identity::IdentityError as E;
     let norm = identity::normalize_alias(alias).map_err(|e| {
         ServiceError::Invalid(match e {

@@ -21,6 +21,9 @@ pub enum ServiceError {
     FlowOver,
     #[error("no more codes can be sent for this operation")]
     TooManyCodes,
+    /// Not open yet: an acquired bank's activation opens on this date (YYYY-MM-DD).
+    #[error("this opens on {0}")]
+    NotYetOpen(String),
     /// Input that breaks a rule; the code names the rule for translation.
     #[error("invalid input: {0}")]
     Invalid(&'static str),
@@ -60,6 +63,7 @@ impl ServiceError {
             Self::Forbidden => S::FORBIDDEN,
             Self::FlowOver => S::GONE,
             Self::TooManyCodes => S::TOO_MANY_REQUESTS,
+            Self::NotYetOpen(_) => S::FORBIDDEN,
             Self::Invalid(_) => S::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => S::BAD_REQUEST,
             Self::WrongNumber => S::CONFLICT,
@@ -77,6 +81,7 @@ impl ServiceError {
             Self::Forbidden => "forbidden",
             Self::FlowOver => "flow_over",
             Self::TooManyCodes => "too_many_codes",
+            Self::NotYetOpen(_) => "not_yet_open",
             Self::Invalid(code) => code,
             Self::BadRequest { .. } => "invalid_request",
             Self::WrongNumber => "wrong_number",

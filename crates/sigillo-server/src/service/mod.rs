@@ -21,6 +21,7 @@
 
 pub mod account;
 pub mod acs;
+pub mod activation;
 pub mod approvals;
 pub mod binding;
 pub mod cards;

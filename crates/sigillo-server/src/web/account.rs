@@ -296,3 +296,11 @@ pub async fn logout(
     ctx.remove(SESSION);
     (ctx.jar, Redirect::to("/login")).into_response()
 }
+
+/// The page a former hardware-token customer sees after each login until a phone is bound.
+pub const APP_RECOMMENDED: &str = "/app-recommended";
+
+/// `GET /app-recommended`: why and how to bind the app; the customer may go on without it.
+pub async fn app_recommended(State(state): State<AppState>, ctx: Ctx, FullSession(_): FullSession) -> Response {
+    state.web.render(&ctx, StatusCode::OK, "app_recommended.html", context! { signed_in => true })
+}

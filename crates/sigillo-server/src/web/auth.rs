@@ -154,8 +154,16 @@ pub async fn otp_submit(
     match state.services.submit_login_otp(&flow, &form.code, &origin).await {
         Ok(grant) => {
             ctx.remove(LOGIN_FLOW);
+            // A former hardware-token customer without a bound phone hears about the app at
+            // every login (DESIGN flow 10) until one is bound.
+            let next = if grant.must_change_password {
+                "/first-access"
+            } else if state.services.recommends_app(&grant.token).await {
+                super::account::APP_RECOMMENDED
+            } else {
+                "/"
+            };
             ctx.set(SESSION, grant.token);
-            let next = if grant.must_change_password { "/first-access" } else { "/" };
             (ctx.jar, Redirect::to(next)).into_response()
         }
         Err(e @ ServiceError::AuthFailed) => {

@@ -27,6 +27,8 @@ pub const PASSWORD_FLOW: &str = "sg_pwflow";
 pub const PORTAL_SESSION: &str = "sg_portal";
 pub const PORTAL_FLOW: &str = "sg_pflow";
 pub const PORTAL_REGISTRATION: &str = "sg_preg";
+/// An acquired bank's customer's activation in progress (DESIGN flow 10).
+pub const ACTIVATION: &str = "sg_act";
 pub const BROWSER: &str = "sg_b";
 pub const LANG: &str = "sg_lang";
 

@@ -17,11 +17,14 @@
 //!   and the authorization page of payments and Key6 operations (push, QR + transaction
 //!   OTP, SMS).
 //! - [`cards`]: the customer's cards and their Key6: set, change, view and unlock.
+//! - [`activation`]: customers of acquired banks activate new credentials with their old
+//!   ones (`/activation`).
 //! - [`portal`]: the card holders' portal ("Area Riservata") under `/portal`: register
 //!   with the card data, log in with the UserID, recover it; its Key6 pages are
 //!   [`cards`]'.
 
 pub mod account;
+pub mod activation;
 pub mod auth;
 pub mod banking;
 pub mod cards;
@@ -73,6 +76,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("key6.html", include_str!("../../templates/key6.html")),
     ("key6_shown.html", include_str!("../../templates/key6_shown.html")),
     ("portal_login.html", include_str!("../../templates/portal_login.html")),
+    ("activation_banks.html", include_str!("../../templates/activation_banks.html")),
+    ("app_recommended.html", include_str!("../../templates/app_recommended.html")),
+    ("activation_closed.html", include_str!("../../templates/activation_closed.html")),
+    ("activation_login.html", include_str!("../../templates/activation_login.html")),
+    ("activation_confirm.html", include_str!("../../templates/activation_confirm.html")),
+    ("activation_email.html", include_str!("../../templates/activation_email.html")),
+    ("activation_password.html", include_str!("../../templates/activation_password.html")),
+    ("activation_done.html", include_str!("../../templates/activation_done.html")),
     ("portal_card_data.html", include_str!("../../templates/portal_card_data.html")),
     ("portal_registered.html", include_str!("../../templates/portal_registered.html")),
     ("acs_base.html", include_str!("../../templates/acs_base.html")),
@@ -158,6 +169,13 @@ pub fn auth_routes() -> Router<AppState> {
         .route("/cards/{id}/key6/{action}/{op}/otp", post(cards::sca_otp))
         .route("/cards/{id}/key6/{action}/{op}/sms", post(cards::sca_sms))
         .route("/cards/{id}/key6/{action}/{op}/done", post(cards::sca_done))
+        .route("/activation/{bank}", post(activation::credentials_submit))
+        .route("/activation/otp", post(activation::otp_submit))
+        .route("/activation/otp/resend", post(activation::otp_resend))
+        .route("/activation/confirm", post(activation::confirm_submit))
+        .route("/activation/email/verify", post(activation::email_verify_submit))
+        .route("/activation/email/resend", post(activation::email_resend))
+        .route("/activation/password", post(activation::password_submit))
         .route("/portal/login", post(portal::login_submit))
         .route("/portal/login/otp", post(portal::otp_submit))
         .route("/portal/login/otp/resend", post(portal::otp_resend))
@@ -208,6 +226,13 @@ pub fn routes() -> Router<AppState> {
         .route("/cards/{id}/key6/{action}/{op}", get(cards::sca_page))
         .route("/cards/{id}/key6/{action}/{op}/events", get(cards::sca_events))
         .route("/cards/{id}/key6/{action}/{op}/cancel", post(cards::sca_cancel))
+        .route("/activation", get(activation::banks))
+        .route(account::APP_RECOMMENDED, get(account::app_recommended))
+        .route("/activation/{bank}", get(activation::bank_page))
+        .route("/activation/otp", get(activation::otp_page))
+        .route("/activation/confirm", get(activation::confirm_page))
+        .route("/activation/email", get(activation::email_page))
+        .route("/activation/password", get(activation::password_page))
         .route("/portal", get(portal::home))
         .route("/portal/login", get(portal::login_page))
         .route("/portal/login/otp", get(portal::otp_page))

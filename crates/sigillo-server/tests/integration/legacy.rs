@@ -173,3 +173,208 @@ async fn the_import_command_summarises_and_show_masks() {
         db.cleanup().await;
     }
 }
+
+/// A bank already open (the test clock starts in November 2026, before `bank()`'s date).
+fn open_bank() -> LegacyBank {
+    LegacyBank { opens_at: "2025-12-01T00:00:00+01:00".into(), ..bank() }
+}
+
+/// Imports one customer whose old password is `old` (bcrypt, made by Python's bcrypt).
+async fn one_customer(app: &TestApp, code: &str, token: &str) -> String {
+    let (hash, old) = sample_hashes().into_iter().next().unwrap();
+    let csv = format!("{HEADER}\n{code},\"{hash}\",+393337001122,mario.rossi@example.it,Mario Rossi,{token}\n");
+    let report = import(app, csv, ImportFormat::Csv).await;
+    assert_eq!(report.imported, 1, "{report:?}");
+    old
+}
+
+/// The newest SMS code to the customer's certified phone.
+async fn code_for(app: &TestApp) -> String {
+    app.last_otp("+393337001122").await
+}
+
+/// The link's token in the newest email to `to`.
+async fn link_token(app: &TestApp, to: &str) -> String {
+    let mail = app.outbox().await.into_iter().rev().find(|m| m.channel == "email" && m.recipient == to).unwrap();
+    regex::Regex::new(r"/activation/email\?token=([A-Za-z0-9_-]+)").unwrap().captures(&mail.body).unwrap()[1].to_owned()
+}
+
+/// The seed guide's path through the web pages: the bank → old code and password → SMS
+/// code → phone confirmed and email chosen → the email's link → new password and alias →
+/// the new user code; then the new credentials log in (SMS code: no phone bound yet) and
+/// the old ones are spent.
+/// Requirements: R12 (new credentials only after SCA with the old ones and the phone), R23, P8.
+#[tokio::test]
+async fn a_customer_activates_new_credentials_with_the_old_ones() {
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |c| c.legacy.banks = vec![open_bank()]).await;
+        let old = one_customer(&app, "CG123456", "app").await;
+        let b = crate::web_devices::browser();
+        let list = crate::web_devices::page(&app, &b, "/activation").await;
+        assert!(list.contains(r#"id="choose-carige""#) && list.contains("Banca Carige"), "{list}");
+        let form = crate::web_devices::page(&app, &b, "/activation/carige").await;
+        assert!(form.contains("Codice Cliente Carige Online e password"), "{form}");
+        let csrf = crate::web_devices::csrf_of(&form);
+        let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+            let b = b.clone();
+            let url = app.url(path);
+            let csrf = csrf.clone();
+            async move {
+                let mut form = vec![("csrf", csrf)];
+                form.extend(fields);
+                let resp = b.post(url).form(&form).send().await.unwrap();
+                let location =
+                    resp.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+                (resp.status(), location, resp.text().await.unwrap())
+            }
+        };
+        // A wrong password, then the right one.
+        let (status, _, _) =
+            post("/activation/carige", vec![("legacy_code", "CG123456".into()), ("password", "nope".into())]).await;
+        assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+        let (_, location, _) =
+            post("/activation/carige", vec![("legacy_code", "CG123456".into()), ("password", old.clone())]).await;
+        assert_eq!(location, "/activation/otp");
+        let (_, location, _) = post("/activation/otp", vec![("code", code_for(&app).await)]).await;
+        assert_eq!(location, "/activation/confirm");
+        let confirm = crate::web_devices::page(&app, &b, "/activation/confirm").await;
+        assert!(confirm.contains("122") && !confirm.contains("+393337001122"), "the phone, masked: {confirm}");
+        assert!(confirm.contains("mario.rossi@example.it"), "the imported email, to confirm or change");
+        let (_, location, _) = post("/activation/confirm", vec![("email", "mario.rossi@example.it".into())]).await;
+        assert_eq!(location, "/activation/email");
+        // The password step waits for the link.
+        let early = b.get(app.url("/activation/password")).send().await.unwrap();
+        assert_eq!(early.headers()["location"], "/activation/email");
+        let token = link_token(&app, "mario.rossi@example.it").await;
+        let (_, location, _) = post("/activation/email/verify", vec![("token", token.clone())]).await;
+        assert_eq!(location, "/activation/password");
+        let (status, _, _) = post("/activation/email/verify", vec![("token", token)]).await;
+        assert_eq!(status, reqwest::StatusCode::GONE, "a link works once");
+        let (status, _, done) = post(
+            "/activation/password",
+            vec![
+                ("new_password", "58301649".into()),
+                ("confirm_password", "58301649".into()),
+                ("alias", "mario.r".into()),
+            ],
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{done}");
+        let user_code = crate::cards::user_code_of(&done);
+        assert!(done.contains(r#"id="security-code""#) && done.contains(r#"id="next-app""#), "{done}");
+        let mails = app.outbox().await;
+        assert!(mails.iter().any(|m| m.channel == "email" && m.body.contains(&user_code)), "the confirmation email");
+
+        // The new credentials work (SMS code: no phone bound yet); the alias too.
+        let (token, must_change) = app.login("mario.r", "58301649", "+393337001122").await;
+        assert!(!must_change && !token.is_empty());
+        // The old credentials are spent.
+        let b2 = crate::web_devices::browser();
+        let csrf2 = crate::web_devices::csrf_of(&crate::web_devices::page(&app, &b2, "/activation/carige").await);
+        let again = b2
+            .post(app.url("/activation/carige"))
+            .form(&[("csrf", csrf2.as_str()), ("legacy_code", "CG123456"), ("password", old.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), reqwest::StatusCode::UNAUTHORIZED);
+        let view = app.services.legacy_view("carige", "CG123456", "test").await.unwrap();
+        assert_eq!((view.status.as_str(), view.user_code.as_deref()), ("activated", Some(user_code.as_str())));
+        let audit = app.audit_actions().await;
+        for action in
+            ["activation.started", "activation.phone_confirmed", "activation.email_verified", "activation.completed"]
+        {
+            assert!(audit.iter().any(|a| a == action), "{action} in {audit:?}");
+        }
+        app.stop().await;
+    }
+}
+
+/// Two activations of one credential race to the end: exactly one makes a user, a former
+/// hardware-token customer whose every web login then recommends the app. Before
+/// the bank's date the page says the date and looks at nothing; five wrong old passwords
+/// lock the credential, with an SMS to the certified phone; unknown codes fail alike.
+/// Requirements: R9, R10, R11, P8.
+#[tokio::test]
+async fn the_old_credentials_are_used_once_and_attempt_limited() {
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |c| {
+            c.legacy.banks = vec![open_bank(), LegacyBank { id: "ubi".into(), name: "UBI Banca".into(), ..bank() }]
+        })
+        .await;
+        let old = one_customer(&app, "CG1", "hardware").await;
+        let origin = Origin::cli();
+        let mut handles = Vec::new();
+        for _ in 0..2 {
+            let h = app.services.start_activation("carige", "CG1", &old, &origin).await.unwrap();
+            app.services.submit_activation_otp(&h, &code_for(&app).await, &origin).await.unwrap();
+            app.services.confirm_activation(&h, None, &origin).await.unwrap();
+            let token = link_token(&app, "mario.rossi@example.it").await;
+            app.services.verify_activation_email(&token, &origin).await.unwrap();
+            handles.push(h);
+        }
+        let (a, b) = tokio::join!(
+            app.services.complete_activation(&handles[0], "58301649", None, &origin),
+            app.services.complete_activation(&handles[1], "58301649", None, &origin),
+        );
+        assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
+        let done = a.or(b).unwrap();
+        assert!(done.hardware_token, "a hardware-token customer keeps SMS codes");
+        let mut conn = app.services.store.conn().await.unwrap();
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(users, 1);
+        let id: String = sqlx::query_scalar("SELECT id FROM users WHERE user_code = $1")
+            .bind(&done.user_code)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert!(sigillo_store::repo::users::recommends_app(&mut conn, &id).await.unwrap());
+        drop(conn);
+        // Each web login recommends the app, until a phone is bound.
+        for _ in 0..2 {
+            let b = crate::web_devices::browser();
+            let csrf = crate::web_devices::csrf_of(&crate::web_devices::page(&app, &b, "/login").await);
+            let resp = b
+                .post(app.url("/login"))
+                .form(&[("csrf", csrf.as_str()), ("username", done.user_code.as_str()), ("password", "58301649")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.headers()["location"], "/login/otp", "SMS code: no phone yet");
+            let code = app.last_otp("+393337001122").await;
+            let resp = b
+                .post(app.url("/login/otp"))
+                .form(&[("csrf", csrf.as_str()), ("code", code.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.headers()["location"], "/app-recommended");
+            let page = crate::web_devices::page(&app, &b, "/app-recommended").await;
+            assert!(page.contains(r#"id="app-steps""#) && page.contains(r#"href="/devices""#), "{page}");
+        }
+
+        // Before the date: the date, and nothing looked at.
+        let err = app.services.start_activation("ubi", "X", "y", &origin).await.unwrap_err();
+        assert!(
+            matches!(err, sigillo_server::service::ServiceError::NotYetOpen(ref d) if d == "2026-11-28"),
+            "{err:?}"
+        );
+        let page = reqwest::get(app.url("/activation/ubi")).await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"id="opens-on">2026-11-28<"#) && !page.contains("activation-login-form"), "{page}");
+
+        // Five wrong passwords lock a pending credential; the phone hears of it.
+        one_customer(&app, "CG2", "app").await;
+        for _ in 0..5 {
+            let e = app.services.start_activation("carige", "CG2", "wrong", &origin).await.unwrap_err();
+            assert!(matches!(e, sigillo_server::service::ServiceError::AuthFailed));
+        }
+        let right = sample_hashes()[0].1.clone();
+        let locked = app.services.start_activation("carige", "CG2", &right, &origin).await.unwrap_err();
+        assert!(matches!(locked, sigillo_server::service::ServiceError::AuthFailed), "locked: {locked:?}");
+        let sms: Vec<String> = app.outbox().await.into_iter().filter(|m| m.channel == "sms").map(|m| m.body).collect();
+        assert!(sms.iter().any(|s| s.contains("troppi tentativi")), "{sms:?}");
+        let unknown = app.services.start_activation("carige", "NOPE", &right, &origin).await.unwrap_err();
+        assert!(matches!(unknown, sigillo_server::service::ServiceError::AuthFailed));
+        app.stop().await;
+    }
+}

@@ -164,3 +164,197 @@ pub async fn analyze(conn: &mut Conn) -> Result<()> {
     sqlx::query("ANALYZE legacy_credentials").execute(&mut *conn).await?;
     Ok(())
 }
+
+/// An activation in progress.
+#[derive(Clone, Debug)]
+pub struct Activation {
+    pub id: String,
+    pub bank_id: String,
+    pub legacy_code: String,
+    pub step: String,
+    pub otp_sends: i64,
+    pub otp_failures: i64,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub user_id: Option<String>,
+    pub expires_at: i64,
+}
+
+fn activation_from_row(r: &AnyRow) -> Result<Activation> {
+    Ok(Activation {
+        id: r.try_get("id")?,
+        bank_id: r.try_get("bank_id")?,
+        legacy_code: r.try_get("legacy_code")?,
+        step: r.try_get("step")?,
+        otp_sends: r.try_get("otp_sends")?,
+        otp_failures: r.try_get("otp_failures")?,
+        email: r.try_get("email")?,
+        email_verified: r.try_get::<i64, _>("email_verified")? != 0,
+        user_id: r.try_get("user_id")?,
+        expires_at: r.try_get("expires_at")?,
+    })
+}
+
+const ACTIVATION_COLUMNS: &str =
+    "id, bank_id, legacy_code, step, otp_sends, otp_failures, email, email_verified, user_id, expires_at";
+
+pub async fn create_activation(
+    conn: &mut Conn,
+    id: &str,
+    bank_id: &str,
+    legacy_code: &str,
+    email: Option<&str>,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO legacy_activations (id, bank_id, legacy_code, step, email, created_at, expires_at) \
+         VALUES ($1, $2, $3, 'otp', $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(bank_id)
+    .bind(legacy_code)
+    .bind(email)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn activation(conn: &mut Conn, id: &str) -> Result<Option<Activation>> {
+    let row = sqlx::query(&format!("SELECT {ACTIVATION_COLUMNS} FROM legacy_activations WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(activation_from_row).transpose()
+}
+
+pub async fn activation_by_email_token(conn: &mut Conn, token_digest: &[u8]) -> Result<Option<Activation>> {
+    let row = sqlx::query(&format!("SELECT {ACTIVATION_COLUMNS} FROM legacy_activations WHERE email_token = $1"))
+        .bind(token_digest)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(activation_from_row).transpose()
+}
+
+/// A new SMS code for an activation at its code step, below `max_sends`.
+pub async fn set_activation_otp(
+    conn: &mut Conn,
+    id: &str,
+    digest: &[u8],
+    otp_expires_at: i64,
+    max_sends: i64,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE legacy_activations SET otp_digest = $2, otp_expires_at = $3, otp_sends = otp_sends + 1 \
+         WHERE id = $1 AND step = 'otp' AND expires_at > $5 AND otp_sends < $4",
+    )
+    .bind(id)
+    .bind(digest)
+    .bind(otp_expires_at)
+    .bind(max_sends)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Accepts the activation's SMS code once (P8): the step moves on to `confirm`.
+pub async fn accept_activation_otp(conn: &mut Conn, id: &str, digest: &[u8], now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE legacy_activations SET step = 'confirm', otp_digest = NULL \
+         WHERE id = $1 AND step = 'otp' AND otp_digest = $2 AND otp_expires_at > $3 AND expires_at > $3",
+    )
+    .bind(id)
+    .bind(digest)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Counts a wrong code; at `limit` the activation fails. Returns the failures so far.
+pub async fn fail_activation_otp(conn: &mut Conn, id: &str, limit: i64) -> Result<i64> {
+    let row = sqlx::query(
+        "UPDATE legacy_activations SET otp_failures = otp_failures + 1, \
+         step = CASE WHEN otp_failures + 1 >= $2 THEN 'failed' ELSE step END \
+         WHERE id = $1 AND step = 'otp' RETURNING otp_failures",
+    )
+    .bind(id)
+    .bind(limit)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.try_get::<i64, _>("otp_failures")).transpose()?.unwrap_or(limit))
+}
+
+/// The phone confirmed and the email to validate chosen: the link's token digest is stored.
+pub async fn set_activation_email(
+    conn: &mut Conn,
+    id: &str,
+    email: &str,
+    token_digest: &[u8],
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE legacy_activations SET step = 'email', email = $2, email_token = $3, email_verified = 0 \
+         WHERE id = $1 AND step IN ('confirm', 'email') AND expires_at > $4",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(token_digest)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The link was opened: the email is validated, once.
+pub async fn verify_activation_email(conn: &mut Conn, token_digest: &[u8], now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE legacy_activations SET email_verified = 1, email_token = NULL, step = 'password' \
+         WHERE email_token = $1 AND step = 'email' AND expires_at > $2",
+    )
+    .bind(token_digest)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The end: the activation is done and the credential consumed, both only if still
+/// pending — of two activations of one credential, exactly one gets `true` (P8).
+pub async fn finish_activation(conn: &mut Conn, act: &Activation, user_id: &str, now: i64) -> Result<bool> {
+    let consumed = sqlx::query(
+        "UPDATE legacy_credentials SET status = 'activated', user_id = $3, activated_at = $4, updated_at = $4 \
+         WHERE bank_id = $1 AND legacy_code = $2 AND status = 'pending'",
+    )
+    .bind(&act.bank_id)
+    .bind(&act.legacy_code)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if consumed.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let done = sqlx::query(
+        "UPDATE legacy_activations SET step = 'done', user_id = $2 WHERE id = $1 AND step = 'password' AND expires_at > $3",
+    )
+    .bind(&act.id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends an activation that cannot go on.
+pub async fn fail_activation(conn: &mut Conn, id: &str) -> Result<()> {
+    sqlx::query("UPDATE legacy_activations SET step = 'failed' WHERE id = $1 AND step NOT IN ('done', 'failed')")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -296,6 +296,38 @@ pub async fn set_phone(conn: &mut Conn, id: &str, phone: &str, certified: bool, 
     expect_one(r)
 }
 
+/// A customer who came from an acquired bank (DESIGN flow 10): password chosen (not an
+/// envelope's), phone certified and email validated during the activation. `recommend_app`
+/// for a former hardware-token customer, whose logins then recommend binding the app.
+pub async fn mark_migrated(conn: &mut Conn, id: &str, recommend_app: bool, now: i64) -> Result<()> {
+    let r = sqlx::query(
+        "UPDATE users SET password_initial = 0, phone_certified = 1, email_verified = 1, recommend_app = $2, \
+         updated_at = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(flag(recommend_app))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    expect_one(r)
+}
+
+/// Whether the user's logins should recommend binding the app: a former hardware-token
+/// customer without an active phone.
+pub async fn recommends_app(conn: &mut Conn, id: &str) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT recommend_app, (SELECT COUNT(*) FROM bindings b WHERE b.user_id = users.id AND b.status = 'active') \
+         AS phones FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<i64, _>("recommend_app")? != 0 && r.try_get::<i64, _>("phones")? == 0,
+        None => false,
+    })
+}
+
 /// Marks the phone certified, unless it changed meanwhile.
 pub async fn certify_phone(conn: &mut Conn, id: &str, phone: &str, now: i64) -> Result<bool> {
     let r = sqlx::query(
