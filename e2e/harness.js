@@ -301,6 +301,31 @@ export class Server {
     return card;
   }
 
+  /** `sigillo admin legacy import --bank ID FILE --json` on this server's database: an
+   *  acquired bank's customers (DESIGN flow 10), `rows` being objects with the file's
+   *  columns (`legacy_code`, `password_hash`, `phone`, `email`, `name`, `token`), written
+   *  as CSV with every field quoted. Returns the import's report
+   *  (`{imported, updated, unchanged, already_activated, rejected}`); exit status 2 (some
+   *  rows rejected) is not an error here, any other failure is. */
+  async importLegacy(bankId, rows) {
+    const columns = ['legacy_code', 'password_hash', 'phone', 'email', 'name', 'token'];
+    const quote = (v) => `"${String(v ?? '').replace(/"/g, '""')}"`;
+    const csv = [columns.join(','), ...rows.map((r) => columns.map((c) => quote(r[c])).join(','))].join('\n');
+    const file = join(this.dir, `legacy-${slug(bankId)}-${randomBytes(4).toString('hex')}.csv`);
+    writeFileSync(file, `${csv}\n`);
+    const args = ['--config', this.config, ...this.globalArgs, 'admin', 'legacy', 'import', '--bank', bankId, file, '--json'];
+    const { code, stdout, stderr } = await new Promise((res) => {
+      execFile(BIN, args, { cwd: this.dir, env: this.env, timeout: 30_000 }, (err, out, errOut) => {
+        res({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: out, stderr: errOut });
+      });
+    });
+    rmSync(file, { force: true });
+    assert.ok(code === 0 || code === 2, `admin legacy import failed (exit ${code}): ${stderr || stdout}`);
+    const line = stdout.trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
+    assert.ok(line, `admin legacy import printed no JSON: ${stdout}${stderr}`);
+    return JSON.parse(line);
+  }
+
   /** `GET /dev/outbox`: every SMS and email, newest last. */
   async outbox() {
     const r = await fetch(`${this.url}/dev/outbox`);

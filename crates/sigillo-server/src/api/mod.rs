@@ -5,6 +5,7 @@
 //! - [`error`]: `{"error", "message"}` responses.
 //! - [`extract`]: JSON bodies and bearer sessions.
 //! - [`auth`]: login and recovery.
+//! - [`activation`]: customers of acquired banks activate new credentials.
 //! - [`account`]: the session's user: profile, password, alias, email.
 //! - [`cards`]: the user's cards and their Key6: list, set, view or unlock after an SCA.
 //! - [`devices`]: the user's phones: activation codes, list, removal, unblock.
@@ -13,6 +14,7 @@
 //! - [`sse`]: event streams that follow a login or an operation.
 
 pub mod account;
+pub mod activation;
 pub mod auth;
 pub mod cards;
 pub mod devices;
@@ -34,6 +36,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     paths(
         auth::login, auth::login_sms, auth::login_otp, auth::login_status, auth::login_events,
         auth::recovery_start, auth::recovery_sms, auth::recovery_complete,
+        activation::banks, activation::start, activation::get, activation::sms, activation::otp,
+        activation::confirm, activation::email, activation::complete,
         account::me, account::logout, account::password, account::password_otp, account::alias,
         account::email_verify, account::email_resend,
         devices::activation, devices::list, devices::remove, devices::unblock,
@@ -53,7 +57,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Login and recovery"), (name = "account", description = "The signed-in customer"),
+    tags((name = "auth", description = "Login and recovery"),
+        (name = "activation", description = "Customers of acquired banks: new credentials from the old ones (DESIGN flow 10)"), (name = "account", description = "The signed-in customer"),
         (name = "devices", description = "The customer's bound phones"),
         (name = "cards", description = "The customer's cards and their Key6 (viewing and unlocking need an SCA operation)"),
         (name = "integration", description = "The bank's back ends (API key): payments for a user to approve, outcomes by webhook"),
@@ -81,6 +86,12 @@ pub fn auth_routes() -> Router<AppState> {
         .route("/api/v1/login", post(auth::login))
         .route("/api/v1/login/{flow}/sms", post(auth::login_sms))
         .route("/api/v1/login/{flow}/otp", post(auth::login_otp))
+        .route("/api/v1/activation", post(activation::start))
+        .route("/api/v1/activation/email", post(activation::email))
+        .route("/api/v1/activation/{activation}/sms", post(activation::sms))
+        .route("/api/v1/activation/{activation}/otp", post(activation::otp))
+        .route("/api/v1/activation/{activation}/confirm", post(activation::confirm))
+        .route("/api/v1/activation/{activation}/complete", post(activation::complete))
         .route("/api/v1/recovery", post(auth::recovery_start))
         .route("/api/v1/recovery/{flow}/sms", post(auth::recovery_sms))
         .route("/api/v1/recovery/{flow}/complete", post(auth::recovery_complete))
@@ -99,6 +110,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/login/{flow}", get(auth::login_status))
         .route("/api/v1/login/{flow}/events", get(auth::login_events))
+        .route("/api/v1/activation/banks", get(activation::banks))
+        .route("/api/v1/activation/{activation}", get(activation::get))
         .route("/api/v1/me", get(account::me))
         .route("/api/v1/logout", post(account::logout))
         .route("/api/v1/alias", put(account::alias))

@@ -378,3 +378,92 @@ async fn the_old_credentials_are_used_once_and_attempt_limited() {
         app.stop().await;
     }
 }
+
+/// The same activation over the JSON API: banks, old credentials, SMS code, confirm, the
+/// email's token, the new password; the same 401 body for a wrong password and an unknown
+/// code; 403 `not_yet_open` with the date; the end refused before the email is validated.
+/// Requirements: R9, R12.
+#[tokio::test]
+async fn the_activation_works_over_the_json_api() {
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |c| {
+            c.legacy.banks = vec![open_bank(), LegacyBank { id: "ubi".into(), name: "UBI Banca".into(), ..bank() }]
+        })
+        .await;
+        let old = one_customer(&app, "API1", "none").await;
+        let banks: Value = app.get("/api/v1/activation/banks", None).await.json().await.unwrap();
+        assert_eq!(banks.as_array().unwrap().len(), 2);
+        assert_eq!((banks[1]["open"].as_bool(), banks[1]["opens_on"].as_str()), (Some(false), Some("2026-11-28")));
+
+        let closed = app
+            .post("/api/v1/activation", serde_json::json!({"bank": "ubi", "legacy_code": "X", "password": "y"}), None)
+            .await;
+        assert_eq!(closed.status(), reqwest::StatusCode::FORBIDDEN);
+        let body: Value = closed.json().await.unwrap();
+        assert!(body["error"] == "not_yet_open" && body["message"].as_str().unwrap().contains("2026-11-28"), "{body}");
+
+        let wrong = app
+            .post(
+                "/api/v1/activation",
+                serde_json::json!({"bank": "carige", "legacy_code": "API1", "password": "nope"}),
+                None,
+            )
+            .await;
+        let unknown = app
+            .post(
+                "/api/v1/activation",
+                serde_json::json!({"bank": "carige", "legacy_code": "NOPE", "password": old}),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (wrong.status(), unknown.status()),
+            (reqwest::StatusCode::UNAUTHORIZED, reqwest::StatusCode::UNAUTHORIZED)
+        );
+        assert_eq!(wrong.text().await.unwrap(), unknown.text().await.unwrap());
+
+        let started = app
+            .post(
+                "/api/v1/activation",
+                serde_json::json!({"bank": "carige", "legacy_code": "API1", "password": old}),
+                None,
+            )
+            .await;
+        assert_eq!(started.status(), reqwest::StatusCode::CREATED);
+        let started: Value = started.json().await.unwrap();
+        let id = started["activation"].as_str().unwrap().to_owned();
+        assert!(started["phone"].as_str().unwrap().ends_with("122"));
+        let otp = app
+            .post(&format!("/api/v1/activation/{id}/otp"), serde_json::json!({"code": code_for(&app).await}), None)
+            .await;
+        assert_eq!(otp.status(), reqwest::StatusCode::NO_CONTENT);
+        let confirm = app
+            .post(&format!("/api/v1/activation/{id}/confirm"), serde_json::json!({"email": "nuova@example.it"}), None)
+            .await;
+        assert_eq!(confirm.status(), reqwest::StatusCode::ACCEPTED);
+        let early = app
+            .post(&format!("/api/v1/activation/{id}/complete"), serde_json::json!({"new_password": "58301649"}), None)
+            .await;
+        assert_eq!(early.status(), reqwest::StatusCode::GONE, "not before the email is validated");
+        let token = link_token(&app, "nuova@example.it").await;
+        let verified = app.post("/api/v1/activation/email", serde_json::json!({"token": token}), None).await;
+        assert_eq!(verified.status(), reqwest::StatusCode::NO_CONTENT);
+        let state: Value = app.get(&format!("/api/v1/activation/{id}"), None).await.json().await.unwrap();
+        assert_eq!((state["step"].as_str(), state["email_verified"].as_bool()), (Some("password"), Some(true)));
+        let done = app
+            .post(
+                &format!("/api/v1/activation/{id}/complete"),
+                serde_json::json!({"new_password": "58301649", "alias": "nuovo.cliente"}),
+                None,
+            )
+            .await;
+        assert_eq!(done.status(), reqwest::StatusCode::CREATED);
+        let done: Value = done.json().await.unwrap();
+        assert_eq!(done["alias"], "nuovo.cliente");
+        assert_eq!(done["security_code"].as_str().unwrap().len(), 20);
+        let (token, _) = app.login(done["user_code"].as_str().unwrap(), "58301649", "+393337001122").await;
+        let me: Value = app.get("/api/v1/me", Some(&token)).await.json().await.unwrap();
+        assert_eq!(me["email"], "nuova@example.it", "{me}");
+        app.stop().await;
+    }
+}
