@@ -202,12 +202,48 @@ pub async fn ensure_demo_user(services: &Services) -> anyhow::Result<Option<Enve
         expiry: Some("3012"),
     };
     services.create_card(&portal_card, &actor, &crate::service::Origin::cli()).await?;
+    // And a customer of the demo acquired bank, if it is configured (README tour).
+    if services.legacy_bank(DEMO_LEGACY_BANK).is_ok() {
+        let csv = format!(
+            "legacy_code,password_hash,phone,email,name,token\n{DEMO_LEGACY_CODE},{},+393331234567,demo.legacy@sigillo.invalid,Cliente Demo,app\n",
+            demo_legacy_hash()
+        );
+        let input = std::io::Cursor::new(csv.into_bytes());
+        let format = crate::service::legacy::ImportFormat::Csv;
+        services.import_legacy(DEMO_LEGACY_BANK, input, format, &actor, &crate::service::Origin::cli()).await?;
+    }
     Ok(Some(envelope))
 }
 
 /// The demo card's number: a public Visa test number that no test of ours issues itself
 /// (README tour).
 pub const DEMO_PAN: &str = "4242424242424242";
+
+/// Dev mode's acquired bank (DESIGN flow 10), its customer and that customer's old
+/// password (README tour).
+pub const DEMO_LEGACY_BANK: &str = "banca-demo";
+pub const DEMO_LEGACY_CODE: &str = "DEMO0001";
+pub const DEMO_LEGACY_PASSWORD: &str = "vecchia2024";
+
+/// The demo acquired bank: open since the start of 2026.
+pub fn demo_legacy_bank() -> crate::config::LegacyBank {
+    crate::config::LegacyBank {
+        id: DEMO_LEGACY_BANK.into(),
+        name: "Banca Demo (acquisita)".into(),
+        credentials_label: "Codice Cliente Banca Demo e password".into(),
+        opens_at: "2026-01-01T00:00:00+01:00".into(),
+        closes_at: None,
+        hardware_token_sms: true,
+    }
+}
+
+/// The demo customer's old password as an older system kept it (salted SHA-256).
+fn demo_legacy_hash() -> String {
+    use sha2::Digest;
+    let salt = b"banca-demo";
+    let digest = sha2::Sha256::digest([salt.as_slice(), DEMO_LEGACY_PASSWORD.as_bytes()].concat());
+    format!("$sha256-salted${}${}", hex::encode(salt), hex::encode(digest))
+}
 
 /// The card portal's demo card (a public Mastercard test number, README tour), expiring
 /// 12/30, and its 3-D Secure phone.

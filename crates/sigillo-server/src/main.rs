@@ -118,8 +118,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 async fn serve(config: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<u8> {
-    let cfg = Config::load(config.as_deref(), &overrides)?;
+    let mut cfg = Config::load(config.as_deref(), &overrides)?;
     sigillo_server::telemetry::init(cfg.log_format);
+    if cfg.dev_mode && cfg.legacy.banks.is_empty() {
+        // The README tour's acquired bank, open already (DESIGN flow 10).
+        cfg.legacy.banks.push(sigillo_server::app::demo_legacy_bank());
+    }
     if cfg.dev_mode {
         tracing::warn!(
             "DEV MODE: SMS and email go to this console and to GET /dev/outbox; cookies are not Secure. Never in production."
@@ -144,6 +148,11 @@ async fn serve(config: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<
                 let portal_last4 = &sigillo_server::app::DEMO_PORTAL_PAN[12..];
                 println!(
                     "portal demo card: Mastercard •••• {portal_last4}, expiry 12/30, no holder yet: sign up at /portal"
+                );
+                println!(
+                    "acquired bank:    customer code {} of {}, old password in the README: activate at /activation",
+                    sigillo_server::app::DEMO_LEGACY_CODE,
+                    sigillo_server::app::demo_legacy_bank().name
                 );
                 println!("==============================================\n");
             }

@@ -241,6 +241,18 @@ async fn a_full_run_logs_no_secret() {
     assert_eq!(done.status(), StatusCode::OK);
     secrets.extend([portal_pan.to_owned(), spaced, portal_otp, portal_password.to_owned()]);
 
+    // Dev mode's acquired bank: the demo customer starts an activation with the old password.
+    let old = sigillo_server::app::DEMO_LEGACY_PASSWORD;
+    let started = post(
+        "/api/v1/activation",
+        json!({ "bank": sigillo_server::app::DEMO_LEGACY_BANK, "legacy_code": sigillo_server::app::DEMO_LEGACY_CODE, "password": old }),
+        None,
+    )
+    .await;
+    assert_eq!(started.status(), StatusCode::CREATED);
+    let activation: Value = started.json().await.unwrap();
+    secrets.extend([old.to_owned(), activation["activation"].as_str().unwrap().to_owned(), last_otp().await]);
+
     // Graceful shutdown on SIGTERM.
     let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(status.success());
