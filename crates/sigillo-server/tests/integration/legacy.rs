@@ -379,7 +379,8 @@ async fn the_old_credentials_are_used_once_and_attempt_limited() {
     }
 }
 
-/// The same activation over the JSON API: banks, old credentials, SMS code, confirm, the
+/// The same activation over the JSON API, for a customer who had the app and one who had a
+/// hardware token: banks, old credentials, SMS code, confirm, the
 /// email's token, the new password; the same 401 body for a wrong password and an unknown
 /// code; 403 `not_yet_open` with the date; the end refused before the email is validated.
 /// Requirements: R9, R12.
@@ -422,48 +423,44 @@ async fn the_activation_works_over_the_json_api() {
         );
         assert_eq!(wrong.text().await.unwrap(), unknown.text().await.unwrap());
 
-        let started = app
-            .post(
-                "/api/v1/activation",
-                serde_json::json!({"bank": "carige", "legacy_code": "API1", "password": old}),
-                None,
-            )
-            .await;
-        assert_eq!(started.status(), reqwest::StatusCode::CREATED);
-        let started: Value = started.json().await.unwrap();
-        let id = started["activation"].as_str().unwrap().to_owned();
-        assert!(started["phone"].as_str().unwrap().ends_with("122"));
-        let otp = app
-            .post(&format!("/api/v1/activation/{id}/otp"), serde_json::json!({"code": code_for(&app).await}), None)
-            .await;
-        assert_eq!(otp.status(), reqwest::StatusCode::NO_CONTENT);
-        let confirm = app
-            .post(&format!("/api/v1/activation/{id}/confirm"), serde_json::json!({"email": "nuova@example.it"}), None)
-            .await;
-        assert_eq!(confirm.status(), reqwest::StatusCode::ACCEPTED);
-        let early = app
-            .post(&format!("/api/v1/activation/{id}/complete"), serde_json::json!({"new_password": "58301649"}), None)
-            .await;
-        assert_eq!(early.status(), reqwest::StatusCode::GONE, "not before the email is validated");
-        let token = link_token(&app, "nuova@example.it").await;
-        let verified = app.post("/api/v1/activation/email", serde_json::json!({"token": token}), None).await;
-        assert_eq!(verified.status(), reqwest::StatusCode::NO_CONTENT);
-        let state: Value = app.get(&format!("/api/v1/activation/{id}"), None).await.json().await.unwrap();
-        assert_eq!((state["step"].as_str(), state["email_verified"].as_bool()), (Some("password"), Some(true)));
-        let done = app
-            .post(
-                &format!("/api/v1/activation/{id}/complete"),
-                serde_json::json!({"new_password": "58301649", "alias": "nuovo.cliente"}),
-                None,
-            )
-            .await;
-        assert_eq!(done.status(), reqwest::StatusCode::CREATED);
-        let done: Value = done.json().await.unwrap();
-        assert_eq!(done["alias"], "nuovo.cliente");
-        assert_eq!(done["security_code"].as_str().unwrap().len(), 20);
-        let (token, _) = app.login(done["user_code"].as_str().unwrap(), "58301649", "+393337001122").await;
-        let me: Value = app.get("/api/v1/me", Some(&token)).await.json().await.unwrap();
-        assert_eq!(me["email"], "nuova@example.it", "{me}");
+        // Both seed guides' customers: one who had the app, one who had a hardware token.
+        for (code, kind, email) in [("API1", "none", "nuova@example.it"), ("API2", "hardware", "token@example.it")] {
+            if code == "API2" {
+                one_customer(&app, code, kind).await;
+            }
+            let body = serde_json::json!({"bank": "carige", "legacy_code": code, "password": old});
+            let started = app.post("/api/v1/activation", body, None).await;
+            assert_eq!(started.status(), reqwest::StatusCode::CREATED);
+            let started: Value = started.json().await.unwrap();
+            let id = started["activation"].as_str().unwrap().to_owned();
+            assert!(started["phone"].as_str().unwrap().ends_with("122"));
+            let body = serde_json::json!({"code": code_for(&app).await});
+            let otp = app.post(&format!("/api/v1/activation/{id}/otp"), body, None).await;
+            assert_eq!(otp.status(), reqwest::StatusCode::NO_CONTENT);
+            let confirm =
+                app.post(&format!("/api/v1/activation/{id}/confirm"), serde_json::json!({"email": email}), None).await;
+            assert_eq!(confirm.status(), reqwest::StatusCode::ACCEPTED);
+            let body = serde_json::json!({"new_password": "58301649"});
+            let early = app.post(&format!("/api/v1/activation/{id}/complete"), body, None).await;
+            assert_eq!(early.status(), reqwest::StatusCode::GONE, "not before the email is validated");
+            let token = link_token(&app, email).await;
+            let verified = app.post("/api/v1/activation/email", serde_json::json!({"token": token}), None).await;
+            assert_eq!(verified.status(), reqwest::StatusCode::NO_CONTENT);
+            let state: Value = app.get(&format!("/api/v1/activation/{id}"), None).await.json().await.unwrap();
+            assert_eq!((state["step"].as_str(), state["email_verified"].as_bool()), (Some("password"), Some(true)));
+            assert_eq!(state["hardware_token"].as_bool(), Some(kind == "hardware"));
+            let alias = format!("cliente.{}", code.to_lowercase());
+            let body = serde_json::json!({"new_password": "58301649", "alias": alias});
+            let done = app.post(&format!("/api/v1/activation/{id}/complete"), body, None).await;
+            assert_eq!(done.status(), reqwest::StatusCode::CREATED);
+            let done: Value = done.json().await.unwrap();
+            assert_eq!(done["alias"].as_str(), Some(alias.as_str()));
+            assert_eq!(done["hardware_token"].as_bool(), Some(kind == "hardware"));
+            assert_eq!(done["security_code"].as_str().unwrap().len(), 20);
+            let (session, _) = app.login(&alias, "58301649", "+393337001122").await;
+            let me: Value = app.get("/api/v1/me", Some(&session)).await.json().await.unwrap();
+            assert_eq!(me["email"], email, "{me}");
+        }
         app.stop().await;
     }
 }
