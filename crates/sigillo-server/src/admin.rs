@@ -43,6 +43,13 @@ pub enum LegacyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Lifts the lock that wrong old passwords or SMS codes put on a legacy customer's
+    /// activation.
+    Unlock {
+        #[arg(long)]
+        bank: String,
+        legacy_code: String,
+    },
     /// Shows a legacy customer's migration state by the old customer code, or without a
     /// code the bank's counts.
     Show {

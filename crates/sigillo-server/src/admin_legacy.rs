@@ -36,10 +36,11 @@ pub async fn run(services: &Services, operator: &str, cmd: LegacyCommand) -> any
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!(
-                    "{}:{}  {}  token {}  phone {}  email {}  hash {}  new user code {}",
+                    "{}:{}  {}{}  token {}  phone {}  email {}  hash {}  new user code {}",
                     v.bank,
                     v.legacy_code,
                     v.status,
+                    if v.locked { " (locked)" } else { "" },
                     v.token,
                     v.phone,
                     v.email.as_deref().unwrap_or("-"),
@@ -47,6 +48,11 @@ pub async fn run(services: &Services, operator: &str, cmd: LegacyCommand) -> any
                     v.user_code.as_deref().unwrap_or("-"),
                 );
             }
+            Ok(0)
+        }
+        LegacyCommand::Unlock { bank, legacy_code } => {
+            services.unlock_legacy(&bank, &legacy_code, operator).await?;
+            println!("{bank}:{legacy_code}: activation unlocked");
             Ok(0)
         }
         LegacyCommand::Show { bank, legacy_code: None, json } => {

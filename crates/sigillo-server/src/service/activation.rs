@@ -68,7 +68,7 @@ pub struct BankChoice {
 }
 
 fn subject(bank_id: &str, code: &str) -> String {
-    format!("legacy:{bank_id}:{code}")
+    super::legacy::legacy_subject(bank_id, code)
 }
 
 impl Services {

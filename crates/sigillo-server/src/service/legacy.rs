@@ -16,9 +16,11 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Sha256;
+use sigillo_core::attempts::Secret;
 use sigillo_core::identity;
 use sigillo_core::kek::Kek;
 use sigillo_core::legacy::LegacyHash;
+use sigillo_store::repo::attempts;
 use sigillo_store::repo::legacy::{self, NewLegacy};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -110,6 +112,11 @@ impl Prepared {
 enum Batch {
     Rows(Vec<Prepared>),
     Rejected(Rejected),
+}
+
+/// The attempt counters' subject of a legacy credential.
+pub(crate) fn legacy_subject(bank_id: &str, code: &str) -> String {
+    format!("legacy:{bank_id}:{code}")
 }
 
 /// The associated data of a sealed legacy hash: it opens only for its bank and code.
@@ -380,6 +387,8 @@ pub struct LegacyView {
     pub name: String,
     /// The new user code, once activated.
     pub user_code: Option<String>,
+    /// Wrong old passwords or SMS codes locked the activation (`legacy unlock` lifts it).
+    pub locked: bool,
     pub imported_at: i64,
     pub updated_at: i64,
     pub activated_at: Option<i64>,
@@ -403,6 +412,12 @@ impl Services {
             Some(id) => sigillo_store::repo::users::by_id(&mut conn, id).await?.map(|u| u.user_code),
             None => None,
         };
+        let who = legacy_subject(bank_id, &c.legacy_code);
+        let now = self.now().0;
+        let mut locked = false;
+        for secret in [Secret::Password, Secret::SmsOtp] {
+            locked |= attempts::get(&mut conn, &who, secret).await?.is_locked(now);
+        }
         drop(conn);
         let mut db = self.store.begin().await?;
         let subject = format!("{bank_id}:{}", c.legacy_code);
@@ -427,10 +442,33 @@ impl Services {
             email: c.email.as_deref().map(identity::mask_email),
             name: c.name,
             user_code,
+            locked,
             imported_at: c.imported_at,
             updated_at: c.updated_at,
             activated_at: c.activated_at,
         })
+    }
+
+    /// An operator lifts the lock that wrong old passwords or SMS codes put on a legacy
+    /// customer's activation (after checking who is asking, at the branch).
+    pub async fn unlock_legacy(&self, bank_id: &str, code: &str, operator: &str) -> ServiceResult<()> {
+        self.legacy_bank(bank_id)?;
+        let mut db = self.store.begin().await?;
+        legacy::get(&mut db, bank_id, code.trim()).await?.ok_or(ServiceError::NotFound)?;
+        let who = legacy_subject(bank_id, code.trim());
+        attempts::reset_all(&mut db, &who).await?;
+        audit(
+            &mut db,
+            self.now(),
+            &Actor::Operator(operator.into()),
+            "activation.unlocked",
+            &who,
+            &Origin::cli(),
+            json!({}),
+        )
+        .await?;
+        sigillo_store::commit(db).await?;
+        Ok(())
     }
 
     /// How many of a bank's customers are still to activate, and how many have.

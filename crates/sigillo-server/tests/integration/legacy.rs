@@ -373,6 +373,11 @@ async fn the_old_credentials_are_used_once_and_attempt_limited() {
         assert!(matches!(locked, sigillo_server::service::ServiceError::AuthFailed), "locked: {locked:?}");
         let sms: Vec<String> = app.outbox().await.into_iter().filter(|m| m.channel == "sms").map(|m| m.body).collect();
         assert!(sms.iter().any(|s| s.contains("troppi tentativi")), "{sms:?}");
+        // The branch lifts the lock (`sigillo admin legacy unlock`); the right password works again.
+        assert!(app.services.legacy_view("carige", "CG2", "branch").await.unwrap().locked);
+        app.services.unlock_legacy("carige", "CG2", "branch").await.unwrap();
+        assert!(!app.services.legacy_view("carige", "CG2", "branch").await.unwrap().locked);
+        app.services.start_activation("carige", "CG2", &right, &origin).await.unwrap();
         let unknown = app.services.start_activation("carige", "NOPE", &right, &origin).await.unwrap_err();
         assert!(matches!(unknown, sigillo_server::service::ServiceError::AuthFailed));
         app.stop().await;
