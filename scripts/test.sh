@@ -80,10 +80,10 @@ export SIGILLO_3DS_SIM_BIN="$target_dir/debug/sigillo-3ds-sim"
 
 if [ -n "${SIGILLO_TEST_POSTGRES_URL:-}" ]; then
   # Issue 4's flows (push login, payments, devices, and the password + SMS login) and
-  # issue 5's 3-D Secure challenge and card portal once more with each server on its own fresh PostgreSQL
+  # issue 5's 3-D Secure challenge and card portal, and issue 6's activation, once more with each server on its own fresh PostgreSQL
   # database (sigillo_e2e_*, dropped afterwards); artefacts in e2e/artifacts/postgres/.
   step "browser tests on PostgreSQL (Chromium)"
   (cd e2e && SIGILLO_E2E_POSTGRES_URL="$SIGILLO_TEST_POSTGRES_URL" node --test \
     tests/login.test.js tests/push-login.test.js tests/payments.test.js tests/devices.test.js \
-    tests/acs.test.js tests/portal.test.js)
+    tests/acs.test.js tests/portal.test.js tests/activation.test.js)
 fi

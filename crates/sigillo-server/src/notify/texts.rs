@@ -282,6 +282,15 @@ pub fn activation_otp_sms(code: &str, bank: &str, minutes: u64) -> String {
     )
 }
 
+/// The old credentials suspended after too many wrong tries (RTS art. 4: before a
+/// permanent block the customer hears of it).
+pub fn activation_suspended_sms(minutes: u64, permanent_next: bool) -> String {
+    let next = if permanent_next { " Dopo altri tentativi errati il blocco sara' definitivo." } else { "" };
+    format!(
+        "sigillo: troppi tentativi errati nell'attivazione delle nuove credenziali. Attivazione sospesa per {minutes} minuti.{next} Se non sei stato tu, chiama la banca."
+    )
+}
+
 /// The old credentials locked for good after too many wrong tries.
 pub fn activation_blocked_sms() -> String {
     "sigillo: attivazione delle nuove credenziali bloccata per troppi tentativi errati. Rivolgiti alla tua filiale. Se non sei stato tu, chiama subito la banca.".into()

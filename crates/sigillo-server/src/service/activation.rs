@@ -206,7 +206,7 @@ impl Services {
                 let text = match lock {
                     sigillo_core::attempts::Lock::Temporary { until, permanent_after_next } => {
                         let minutes = u64::try_from((until.0 - now.0).max(0) / 60_000).unwrap_or(0).max(1);
-                        texts::temporary_lock_sms(secret.as_str(), minutes, permanent_after_next)
+                        texts::activation_suspended_sms(minutes, permanent_after_next)
                     }
                     sigillo_core::attempts::Lock::Permanent => texts::activation_blocked_sms(),
                 };
@@ -274,6 +274,11 @@ impl Services {
             return Err(ServiceError::FlowOver);
         }
         let c = legacy::get(&mut conn, &act.bank_id, &act.legacy_code).await?.ok_or(ServiceError::FlowOver)?;
+        if c.status != "pending" {
+            // Another activation used the credential meanwhile: this one is over.
+            legacy::fail_activation(&mut conn, &act.id).await?;
+            return Err(ServiceError::FlowOver);
+        }
         Ok((act, c))
     }
 
@@ -282,7 +287,7 @@ impl Services {
         let mut conn = self.store.conn().await?;
         let act = legacy::activation(&mut conn, &flow_id(handle)).await?.ok_or(ServiceError::FlowOver)?;
         let c = legacy::get(&mut conn, &act.bank_id, &act.legacy_code).await?.ok_or(ServiceError::FlowOver)?;
-        let expired = act.expires_at <= self.now().0 && act.step != "done";
+        let expired = act.step != "done" && (act.expires_at <= self.now().0 || c.status != "pending");
         Ok(ActivationView {
             bank: act.bank_id,
             step: if expired { "failed".into() } else { act.step },

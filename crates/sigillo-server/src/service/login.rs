@@ -293,7 +293,16 @@ impl Services {
         let (flow, user) = self.pending_flow(handle, purpose).await.map_err(|_| ServiceError::AuthFailed)?;
         let secret = if purpose == OtpPurpose::Recovery { Secret::RecoveryOtp } else { Secret::SmsOtp };
         let Some(reservation) = self.reserve_attempt(&user, secret, origin).await? else {
-            self.fail_flow(&flow, "locked").await?;
+            // Refused: the code is locked, or the limit is taken for now by attempts still in
+            // flight (20 concurrent submissions of one code). Only a lock ends the flow: the
+            // attempts in flight may hold the right code.
+            let locked = {
+                let mut conn = self.store.conn().await?;
+                sigillo_store::repo::attempts::get(&mut conn, &user.id, secret).await?.is_locked(self.now().0)
+            };
+            if locked {
+                self.fail_flow(&flow, "locked").await?;
+            }
             return Err(ServiceError::AuthFailed);
         };
         let digest = sms_otp::digest(&self.otp_key, &flow.id, code);
