@@ -88,6 +88,7 @@ const ACT = {
     emailVerifyTitle: 'Verifica email',
     emailVerified: `Indirizzo email validato. Torna al browser in cui stai facendo l'attivazione e premi "Ho validato l'email, continua" per scegliere la nuova password.`,
     emailInvalid: 'Indirizzo email non valido.',
+    emailRequired: "Indica l'indirizzo email da validare.",
     emailResent: 'Ti abbiamo inviato un nuovo link.',
     passwordTitle: 'Crea le nuove credenziali',
     passwordTrivial: 'La password è troppo facile da indovinare (sequenze, ripetizioni o schemi).',
@@ -393,11 +394,12 @@ test('activation: the second seed guide: a hardware-token customer, the link ope
     since = await server.mark();
     const empty = await v.submit('#activation-confirm-form', 'email-missing');
     assert.equal(empty.status(), 422);
-    assert.equal(await v.text('#email-error'), ACT.it.emailInvalid);
+    assert.equal(await v.text('#email-error'), ACT.it.emailRequired);
     assert.equal(await v.page.getAttribute('#email', 'aria-invalid'), 'true');
     await v.page.fill('#email', 'lucia.bianchi@');
     const bad = await v.submit('#activation-confirm-form', 'email-malformed');
     assert.equal(bad.status(), 422);
+    assert.equal(await v.text('#email-error'), ACT.it.emailInvalid);
     assert.equal(await v.page.inputValue('#email'), 'lucia.bianchi@', 'what was typed is kept');
     assert.deepEqual(await server.newMessages(since), [], 'nothing sent');
 

@@ -238,7 +238,7 @@ pub fn demo_legacy_bank() -> crate::config::LegacyBank {
 }
 
 /// The demo customer's old password as an older system kept it (salted SHA-256).
-fn demo_legacy_hash() -> String {
+pub fn demo_legacy_hash() -> String {
     use sha2::Digest;
     let salt = b"banca-demo";
     let digest = sha2::Sha256::digest([salt.as_slice(), DEMO_LEGACY_PASSWORD.as_bytes()].concat());

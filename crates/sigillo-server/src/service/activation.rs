@@ -369,8 +369,8 @@ impl Services {
             return Err(ServiceError::FlowOver);
         }
         let email = email.map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).or(act.email.clone());
-        let email = identity::normalize_email(email.as_deref().unwrap_or_default())
-            .map_err(|_| ServiceError::Invalid("email"))?;
+        let Some(email) = email else { return Err(ServiceError::Invalid("email_required")) };
+        let email = identity::normalize_email(&email).map_err(|_| ServiceError::Invalid("email"))?;
         let now = self.now();
         let link_token = token::generate(&mut rand::rngs::OsRng);
         let mut tx = self.store.begin().await?;
