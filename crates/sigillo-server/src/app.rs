@@ -50,7 +50,9 @@ impl App {
     /// Serves on `listener` until `shutdown` turns true, then drains in-flight requests
     /// and stops the outbox worker.
     pub async fn serve(self, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let worker = tokio::spawn(worker::run(self.services.clone(), self.senders.clone(), shutdown.clone()));
+        // `outbox.poll_ms = 0`: no worker on this node (tests deliver explicitly; another node delivers).
+        let worker = (self.services.cfg.outbox.poll_ms > 0)
+            .then(|| tokio::spawn(worker::run(self.services.clone(), self.senders.clone(), shutdown.clone())));
         if self.services.store.backend() == sigillo_store::Backend::Postgres {
             let url = self.services.store.url().to_owned();
             tokio::spawn(crate::events::pg::listen(url, self.services.events.clone(), shutdown.clone()));
@@ -86,7 +88,9 @@ impl App {
                 }
             })
             .await?;
-        worker.await.ok();
+        if let Some(worker) = worker {
+            worker.await.ok();
+        }
         janitor.abort();
         sweeper.abort();
         Ok(())

@@ -283,7 +283,8 @@ impl Default for Operations {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Outbox {
-    /// How often the worker looks for due messages, in milliseconds.
+    /// How often the worker looks for due messages, in milliseconds; 0: this node runs no
+    /// worker (another node delivers).
     pub poll_ms: u64,
     /// Attempts before a message is given up (it stays in the table, marked with its error).
     pub max_attempts: u32,

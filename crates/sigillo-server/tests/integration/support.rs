@@ -44,7 +44,9 @@ pub struct TestApp {
 pub fn test_config(database_url: &str) -> Config {
     let mut cfg = Config { database_url: database_url.to_owned(), ..Config::default() };
     cfg.security.hashing = HashParams { memory_kib: 256, iterations: 1, parallelism: 1 };
-    cfg.outbox.poll_ms = 3_600_000; // tests deliver explicitly
+    // No outbox worker: tests deliver explicitly (a worker's first pass could run at any
+    // moment on a loaded machine and take the messages a test is about to deliver).
+    cfg.outbox.poll_ms = 0;
     cfg
 }
 
