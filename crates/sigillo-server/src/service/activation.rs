@@ -484,13 +484,3 @@ impl Services {
         Err(ServiceError::Internal(anyhow::anyhow!("no free user code after 20 draws")))
     }
 }
-
-impl Services {
-    /// Whether the session's user should be told about the app at login: a former
-    /// hardware-token customer with no bound phone. `false` for anything unexpected.
-    pub async fn recommends_app(&self, session_token: &str) -> bool {
-        let Ok(ctx) = self.authenticate(session_token).await else { return false };
-        let Ok(mut conn) = self.store.conn().await else { return false };
-        users::recommends_app(&mut conn, &ctx.user.id).await.unwrap_or(false)
-    }
-}

@@ -45,6 +45,9 @@ pub struct OtpSent {
 pub struct Grant {
     pub token: String,
     pub must_change_password: bool,
+    /// A former hardware-token customer signed in with an SMS code, no phone bound: show
+    /// the page that recommends the app (DESIGN flow 10).
+    pub recommend_app: bool,
 }
 
 #[derive(Debug)]
@@ -392,7 +395,9 @@ impl Services {
         // must not take the session this request answers with.
         let grant = self.login_status(handle, origin).await?.grant;
         self.close_login_operation(&flow.id, method).await?;
-        grant.ok_or(ServiceError::AuthFailed)
+        let mut grant = grant.ok_or(ServiceError::AuthFailed)?;
+        grant.recommend_app = user.recommend_app && candidates.is_empty();
+        Ok(grant)
     }
 
     /// A login OTP a binding made: its time step is accepted once (P8), then the flow is
@@ -531,6 +536,6 @@ impl Services {
             json!({ "session": session_id, "scope": scope }),
         )
         .await?;
-        Ok(Grant { token, must_change_password: must_change })
+        Ok(Grant { token, must_change_password: must_change, recommend_app: false })
     }
 }

@@ -538,7 +538,7 @@ impl Services {
         .await?;
         sigillo_store::commit(tx).await?;
         self.metrics.logins.with_label_values(&["success"]).inc();
-        Ok(Grant { token, must_change_password: false })
+        Ok(Grant { token, must_change_password: false, recommend_app: false })
     }
 }
 

@@ -158,7 +158,7 @@ pub async fn otp_submit(
             // every login (DESIGN flow 10) until one is bound.
             let next = if grant.must_change_password {
                 "/first-access"
-            } else if state.services.recommends_app(&grant.token).await {
+            } else if grant.recommend_app {
                 super::account::APP_RECOMMENDED
             } else {
                 "/"

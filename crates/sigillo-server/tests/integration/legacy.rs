@@ -228,6 +228,14 @@ async fn a_customer_activates_new_credentials_with_the_old_ones() {
                 (resp.status(), location, resp.text().await.unwrap())
             }
         };
+        // A form without this browser's CSRF token is refused before anything is looked at (P10).
+        let forged = b
+            .post(app.url("/activation/carige"))
+            .form(&[("csrf", "forged"), ("legacy_code", "CG123456"), ("password", old.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), reqwest::StatusCode::FORBIDDEN);
         // A wrong password, then the right one.
         let (status, _, _) =
             post("/activation/carige", vec![("legacy_code", "CG123456".into()), ("password", "nope".into())]).await;
@@ -328,7 +336,7 @@ async fn the_old_credentials_are_used_once_and_attempt_limited() {
             .fetch_one(&mut *conn)
             .await
             .unwrap();
-        assert!(sigillo_store::repo::users::recommends_app(&mut conn, &id).await.unwrap());
+        assert!(sigillo_store::repo::users::by_id(&mut conn, &id).await.unwrap().unwrap().recommend_app);
         drop(conn);
         // Each web login recommends the app, until a phone is bound.
         for _ in 0..2 {
@@ -440,8 +448,10 @@ async fn the_activation_works_over_the_json_api() {
             let id = started["activation"].as_str().unwrap().to_owned();
             assert!(started["phone"].as_str().unwrap().ends_with("122"));
             let body = serde_json::json!({"code": code_for(&app).await});
-            let otp = app.post(&format!("/api/v1/activation/{id}/otp"), body, None).await;
+            let otp = app.post(&format!("/api/v1/activation/{id}/otp"), body.clone(), None).await;
             assert_eq!(otp.status(), reqwest::StatusCode::NO_CONTENT);
+            let replay = app.post(&format!("/api/v1/activation/{id}/otp"), body, None).await;
+            assert_eq!(replay.status(), reqwest::StatusCode::UNAUTHORIZED, "a code is accepted once (P8)");
             let confirm =
                 app.post(&format!("/api/v1/activation/{id}/confirm"), serde_json::json!({"email": email}), None).await;
             assert_eq!(confirm.status(), reqwest::StatusCode::ACCEPTED);

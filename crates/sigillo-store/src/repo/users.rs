@@ -53,6 +53,9 @@ pub struct User {
     /// A card-portal user ("Area Riservata", realm `card_portal`): `user_code` is its
     /// UserID, and web banking never finds it.
     pub portal: bool,
+    /// A former hardware-token customer of an acquired bank: its logins recommend the app
+    /// while it has no phone to approve with (DESIGN flow 10).
+    pub recommend_app: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -68,7 +71,7 @@ pub struct NewUser<'a> {
 }
 
 const COLUMNS: &str = "id, user_code, alias, password_hash, security_code_hash, password_initial, phone, phone_certified, \
-                       email, email_verified, status, realm, created_at, updated_at";
+                       email, email_verified, status, realm, recommend_app, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
@@ -84,6 +87,7 @@ fn from_row(row: &AnyRow) -> Result<User> {
         email_verified: row.try_get::<i64, _>("email_verified")? != 0,
         status: UserStatus::parse(&row.try_get::<String, _>("status")?)?,
         portal: row.try_get::<String, _>("realm")? == PORTAL_REALM,
+        recommend_app: row.try_get::<i64, _>("recommend_app")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -310,22 +314,6 @@ pub async fn mark_migrated(conn: &mut Conn, id: &str, recommend_app: bool, now: 
     .execute(&mut *conn)
     .await?;
     expect_one(r)
-}
-
-/// Whether the user's logins should recommend binding the app: a former hardware-token
-/// customer without an active phone.
-pub async fn recommends_app(conn: &mut Conn, id: &str) -> Result<bool> {
-    let row = sqlx::query(
-        "SELECT recommend_app, (SELECT COUNT(*) FROM bindings b WHERE b.user_id = users.id AND b.status = 'active') \
-         AS phones FROM users WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(match row {
-        Some(r) => r.try_get::<i64, _>("recommend_app")? != 0 && r.try_get::<i64, _>("phones")? == 0,
-        None => false,
-    })
 }
 
 /// Marks the phone certified, unless it changed meanwhile.
