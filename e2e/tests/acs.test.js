@@ -119,7 +119,7 @@ async function acsClick(v, selector, label) {
 
 /** Holds the browser's CRes post to the merchant until `release()`, so the ACS's last
  *  page (`#acs-result`, which posts the form by script) can be seen and screenshotted. */
-async function holdCres(v) {
+async function holdCres(v, pages) {
   let release;
   let reached;
   const held = new Promise((r) => { release = r; });
@@ -129,7 +129,9 @@ async function holdCres(v) {
     await held;
     await route.continue();
   });
-  return { arrived, release };
+  // The end page's body is read before the frame may leave it: once the CRes post goes
+  // on, Chromium can drop the page's body before it is read (seen on a loaded machine).
+  return { arrived, release: async () => { await pages.documents(); release(); } };
 }
 
 /** The ACS's last page (read as served: while its CRes post was held the frame was
@@ -230,11 +232,11 @@ test('acs: a 50.00 EUR challenge approved in the app; the iframe moves on by its
     assert.ok(!JSON.stringify(op).includes(pan), 'the phone gets no full PAN');
 
     // Nobody touches the page: the event stream takes it on, the CRes goes to the merchant.
-    const cres = await holdCres(v);
+    const cres = await holdCres(v, pages);
     assert.deepEqual(await phone.ok('approve', op.id, '--pin', pin), { approved: op.id });
     assert.equal(await cres.arrived, 'POST', 'the end page posts the CRes by itself');
     await v.snap('acs-result');
-    cres.release();
+    await cres.release();
     const rreq = await expectOutcome(v, ares, 'Y');
     await endPageSays(pages, ACS.it.doneOk);
     assert.equal(rreq.eci, '05');
@@ -257,11 +259,11 @@ test('acs: "Annulla l\'acquisto" ends the challenge with N and challengeCancel 0
     const pages = recordPages(v);
     const acs = await openChallenge(v, checkoutUrl);
     assert.deepEqual(await shown(acs), { merchant: 'Elettronica Rapida', amount: '129.90 EUR', card: 'Visa •••• 3003' });
-    const cres = await holdCres(v);
+    const cres = await holdCres(v, pages);
     await acs.locator('#cancel').click();
     await cres.arrived;
     await v.snap('acs-result');
-    cres.release();
+    await cres.release();
     const rreq = await expectOutcome(v, ares, 'N');
     await endPageSays(pages, ACS.it.doneFailed);
     assert.equal(rreq.challengeCancel, '01');
